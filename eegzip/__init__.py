@@ -1,0 +1,1 @@
+"""eegzip: neural compression of EEG recordings."""
