@@ -1,0 +1,133 @@
+"""The importable API that the CLI is a thin shell over.
+
+import eegzip
+result = eegzip.compress("rec.edf")                  # writes rec.eegc
+eegzip.decompress("rec.eegc", "rec.decoded.edf")
+recording = eegzip.read("rec.edf")                   # header, signals, annotations
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eegzip.codec import registry
+from eegzip.codec.registry import Codec
+from eegzip.container import ContainerReader
+from eegzip.edf import Recording, parse_header
+from eegzip.edf import read as read_edf
+from eegzip.errors import InputNotFoundError
+from eegzip.pipeline.compress import CompressOptions, CompressResult, Progress, compress_file
+from eegzip.pipeline.decompress import DecompressResult, decompress_file
+
+CONTAINER_SUFFIX = ".eegc"
+
+
+def load_codec(model: str | Path | None = None, device: str = "cpu") -> Codec:
+    """Load a model once to reuse it over many files (``None`` = the shipped default)."""
+    return registry.load(registry.resolve(model), device)
+
+
+def default_output(path: Path) -> Path:
+    """rec.edf → rec.eegc; rec.eegc → rec.decoded.edf (never the original's name)."""
+    if path.suffix.lower() == CONTAINER_SUFFIX:
+        with ContainerReader.open(path) as reader:
+            variant = str(reader.meta.get("edf", {}).get("variant", "EDF"))
+        return path.with_name(
+            f"{path.stem}.decoded.{'bdf' if variant.startswith('BDF') else 'edf'}"
+        )
+    return path.with_suffix(CONTAINER_SUFFIX)
+
+
+def compress(
+    path: str | Path,
+    output: str | Path | None = None,
+    *,
+    model: str | Path | Codec | None = None,
+    codebooks: int | None = None,
+    channels: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    device: str = "cpu",
+    force: bool = False,
+    measure: bool = True,
+    progress: Progress | None = None,
+) -> CompressResult:
+    """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity."""
+    source = Path(path)
+    target = Path(output) if output else default_output(source)
+    codec = model if isinstance(model, Codec) else load_codec(model, device)
+    options = CompressOptions(
+        codebooks=codebooks, channels=channels, exclude=exclude, measure=measure, force=force
+    )
+    return compress_file(source, target, codec, options, progress)
+
+
+def decompress(
+    path: str | Path,
+    output: str | Path | None = None,
+    *,
+    model: str | Path | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    reference: str | Path | None = None,
+    progress: Progress | None = None,
+) -> DecompressResult:
+    """Rebuild the EDF from a .eegc; with ``reference`` also measure fidelity against it."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputNotFoundError(f"{source}: no such file")
+    target = Path(output) if output else default_output(source)
+    return decompress_file(
+        source,
+        target,
+        model=model,
+        device=device,
+        force=force,
+        reference=Path(reference) if reference else None,
+        progress=progress,
+    )
+
+
+def read(path: str | Path) -> Recording:
+    """An EDF/BDF file as a Recording: header, digital samples with scaling, annotations."""
+    return read_edf(path)
+
+
+def info(path: str | Path) -> dict:
+    """What a .eegc holds: recording header, model, channels, blocks, sizes, stored metrics."""
+    source = Path(path)
+    with ContainerReader.open(source) as reader:
+        header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
+        meta = reader.meta
+        codec_set = set(meta.get("codec_channels", []))
+        return {
+            "file": str(source),
+            "format_version": "{}.{}".format(*reader.version),
+            "bytes": source.stat().st_size,
+            "recording": {
+                "variant": header.variant,
+                "patient": header.patient.strip(),
+                "recording": header.recording.strip(),
+                "start": header.start_datetime.isoformat(),
+                "duration_seconds": header.duration,
+                "n_records": header.n_records,
+                "record_duration": header.record_duration,
+            },
+            "model": meta.get("model"),
+            "codebooks_kept": meta.get("codebooks_kept"),
+            "channels": [
+                {
+                    "index": i,
+                    "label": s.label.strip(),
+                    "unit": s.physical_dimension.strip(),
+                    "sample_rate": header.sample_rate(i),
+                    "storage": "codec" if i in codec_set else "lossless",
+                }
+                for i, s in enumerate(header.signals)
+            ],
+            "code_blocks": reader.code_block_count,
+            "block_seconds": meta.get("block_frames", 0)
+            * (meta.get("model") or {}).get("hop_length", 0)
+            / max(1, (meta.get("model") or {}).get("sample_rate", 1)),
+            "sizes": reader.sizes(),
+            "metrics": reader.metrics,
+        }

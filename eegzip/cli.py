@@ -1,0 +1,384 @@
+"""The ``eegzip`` command: a thin Typer shell over :mod:`eegzip.api`.
+
+Exit codes: 0 ok · 1 internal error · 2 usage · 3 input missing · 4 invalid or damaged input ·
+5 unsupported input or nothing to code · 6 output exists (use --force) · 7 model unavailable ·
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from eegzip import __version__, api
+from eegzip.codec import registry
+from eegzip.errors import EegzipError
+
+app = typer.Typer(
+    help="Compress EEG recordings (EDF/EDF+/BDF) with a neural codec into .eegc files.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+EDF_SUFFIXES = {".edf", ".bdf"}
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
+DeviceOption = Annotated[
+    str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.", show_default=True)
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Shipped model name or weights file (.safetensors/.pth)."),
+]
+
+
+def _fail(error: EegzipError) -> None:
+    errors.print(f"[bold red]eegzip: error:[/] {error}", highlight=False, soft_wrap=True)
+
+
+def _run_all(items: list[Path], work: Callable[[Path], Any], as_json: bool) -> list[Any]:
+    """Run ``work`` on each item; errors are reported one line each and decide the exit code."""
+    results, exit_code = [], 0
+    for item in items:
+        try:
+            results.append(work(item))
+        except EegzipError as error:
+            _fail(error)
+            exit_code = exit_code or error.exit_code
+            if as_json:
+                results.append(
+                    {"input": str(item), "error": str(error), "exit_code": error.exit_code}
+                )
+    if as_json:
+        print(json.dumps(results if len(items) != 1 else results[0], indent=2, default=str))
+    if exit_code:
+        raise typer.Exit(exit_code)
+    return results
+
+
+def _expand(paths: list[Path], suffixes: set[str]) -> list[Path]:
+    """Files as given, directories searched recursively for the suffixes."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes))
+        else:
+            out.append(path)
+    return out
+
+
+def _output_for(item: Path, output: Path | None, many: bool, suffix: str | None) -> Path | None:
+    if output is None:
+        return None
+    if many or output.is_dir():
+        output.mkdir(parents=True, exist_ok=True)
+        name = api.default_output(item).name if suffix is None else item.stem + suffix
+        return output / name
+    return output
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], None]]]:
+    """Yields a factory: task(description) → callback(done, total) updating a Rich bar."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not enabled,
+    ) as bar:
+
+        def task(description: str) -> Callable[[int, int], None]:
+            task_id = bar.add_task(description, total=None)
+            return lambda done, total: bar.update(task_id, completed=done, total=total)
+
+        yield task
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _fidelity_cells(fidelity: dict | None) -> list[str]:
+    overall = (fidelity or {}).get("overall", {})
+    return [
+        _fmt(overall.get("prd"), ".1f"),
+        _fmt(overall.get("snr_db"), ".1f"),
+        _fmt(overall.get("r"), ".3f"),
+        _fmt(overall.get("mel_loss"), ".3f"),
+    ]
+
+
+@app.command(
+    epilog="Examples:\n\n  eegzip compress rec.edf\n\n  eegzip compress recordings/ -o archive/"
+    " --codebooks 6\n\n  eegzip compress rec.edf --exclude 'EEG Fp1' --json"
+)
+def compress(
+    inputs: Annotated[list[Path], typer.Argument(help="EDF/BDF files or directories.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file, or directory.")
+    ] = None,
+    codebooks: Annotated[
+        int | None, typer.Option("--codebooks", "-n", help="Keep the first N codebooks.")
+    ] = None,
+    channels: Annotated[
+        list[str] | None, typer.Option("--channels", help="Code exactly these labels.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Keep these labels lossless.")
+    ] = None,
+    no_metrics: Annotated[
+        bool, typer.Option("--no-metrics", help="Skip the decode-and-compare pass.")
+    ] = False,
+    model: ModelOption = None,
+    device: DeviceOption = "cpu",
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Compress EDF/BDF recordings to .eegc (EEG through the codec, the rest lossless)."""
+    items = _expand(inputs, EDF_SUFFIXES)
+    codec = _load_codec(model, device)
+    with _progress(not as_json) as task:
+
+        def work(item: Path):
+            return api.compress(
+                item,
+                _output_for(item, output, len(items) > 1, ".eegc"),
+                model=codec,
+                codebooks=codebooks,
+                channels=tuple(channels or ()),
+                exclude=tuple(exclude or ()),
+                force=force,
+                measure=not no_metrics,
+                progress=task(f"compress {item.name}"),
+            ).to_dict()
+
+        results = _run_all(items, work, as_json)
+    if not as_json and results:
+        table = Table(title=f"eegzip {__version__} · {codec.spec.name}")
+        for column in (
+            "file",
+            "duration",
+            "codec/lossless ch",
+            "size",
+            "ratio",
+            "bits/s/ch",
+            "PRD %",
+            "SNR dB",
+            "r",
+            "mel",
+            "clipped",
+            "time",
+        ):
+            table.add_column(column, justify="left" if column == "file" else "right")
+        for r in results:
+            table.add_row(
+                Path(r["output"]).name,
+                f"{r['duration_seconds']:.0f} s",
+                f"{len(r['codec_channels'])}/{len(r['lossless_channels'])}",
+                f"{r['input_bytes'] / 1e6:.2f} → {r['output_bytes'] / 1e6:.3f} MB",
+                f"{r['ratio']:.1f}×",
+                f"{r['code_bits_per_second_per_channel']:.0f}",
+                *_fidelity_cells(r["fidelity"]),
+                str(r["clipped_samples"]),
+                f"{r['wall_seconds']:.1f} s",
+            )
+        console.print(table)
+
+
+def _load_codec(model: str | None, device: str):
+    try:
+        return api.load_codec(model, device)
+    except EegzipError as error:
+        _fail(error)
+        raise typer.Exit(error.exit_code) from None
+
+
+@app.command(
+    epilog="Examples:\n\n  eegzip decompress rec.eegc\n\n  eegzip decompress rec.eegc -o out.edf"
+    " --reference rec.edf"
+)
+def decompress(
+    inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file, or directory.")
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Original EDF: recompute the metrics against it."),
+    ] = None,
+    model: ModelOption = None,
+    device: DeviceOption = "cpu",
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild EDF files from .eegc: same header and annotations, decoded EEG."""
+    items = _expand(inputs, {api.CONTAINER_SUFFIX})
+    with _progress(not as_json) as task:
+
+        def work(item: Path):
+            return api.decompress(
+                item,
+                _output_for(item, output, len(items) > 1, None),
+                model=model,
+                device=device,
+                force=force,
+                reference=reference,
+                progress=task(f"decompress {item.name}"),
+            ).to_dict()
+
+        results = _run_all(items, work, as_json)
+    if not as_json:
+        for r in results:
+            line = f"{r['input']} → {r['output']} ({r['output_bytes'] / 1e6:.2f} MB, "
+            line += f"{r['wall_seconds']:.1f} s, {r['clipped_samples']} samples clipped)"
+            console.print(line, highlight=False)
+            if r["fidelity"]:
+                cells = _fidelity_cells(r["fidelity"])
+                console.print(
+                    f"  vs reference: PRD {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
+                    f"mel {cells[3]}",
+                    highlight=False,
+                )
+
+
+@app.command(epilog="Example:\n\n  eegzip info rec.eegc --json")
+def info(
+    inputs: Annotated[list[Path], typer.Argument(help=".eegc files.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show what a .eegc holds: recording, model, channels, blocks, sizes, metrics."""
+    results = _run_all(inputs, api.info, as_json)
+    if as_json:
+        return
+    for r in results:
+        rec, model = r["recording"], r["model"] or {}
+        console.print(f"[bold]{r['file']}[/] · eegc {r['format_version']} · {r['bytes']:,} bytes")
+        console.print(
+            f"  {rec['variant']} · start {rec['start']} · {rec['duration_seconds']:.0f} s · "
+            f"{rec['n_records']} records of {rec['record_duration']} s",
+            highlight=False,
+        )
+        console.print(f"  patient: {rec['patient']!r}  recording: {rec['recording']!r}")
+        console.print(
+            f"  model {model.get('name')} (sha256 {str(model.get('sha256'))[:16]}…), "
+            f"{r['codebooks_kept']}/{model.get('n_codebooks')} codebooks × "
+            f"{model.get('codebook_size')}, {model.get('sample_rate')} Hz, hop "
+            f"{model.get('hop_length')} · {r['code_blocks']} blocks of {r['block_seconds']:.0f} s",
+            highlight=False,
+        )
+        table = Table("#", "label", "unit", "Hz", "storage")
+        for ch in r["channels"]:
+            table.add_row(
+                str(ch["index"]), ch["label"], ch["unit"], f"{ch['sample_rate']:g}", ch["storage"]
+            )
+        console.print(table)
+        console.print("  sizes: " + ", ".join(f"{k} {v:,}" for k, v in r["sizes"].items()))
+        fidelity = (r["metrics"] or {}).get("fidelity")
+        if fidelity:
+            cells = _fidelity_cells(fidelity)
+            console.print(
+                f"  stored fidelity: PRD {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
+                f"mel {cells[3]}",
+                highlight=False,
+            )
+
+
+@app.command(epilog="Example:\n\n  eegzip models --json")
+def models(as_json: JsonOption = False) -> None:
+    """List the models shipped with eegzip."""
+    specs = registry.shipped_models()
+    rows = [
+        {
+            "name": s.name,
+            "default": s.name == registry.DEFAULT_MODEL,
+            "sha256": s.sha256,
+            "summary": s.summary,
+            "card": s.card,
+        }
+        for s in specs
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "default", "sha256", "summary")
+    for row in rows:
+        table.add_row(
+            row["name"], "✓" if row["default"] else "", row["sha256"][:16] + "…", row["summary"]
+        )
+    console.print(table)
+
+
+@app.command(epilog="Example:\n\n  eegzip demo --seconds 120 --dir demo/")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the demo files.")] = Path(
+        "eegzip-demo"
+    ),
+    seconds: Annotated[int, typer.Option("--seconds", help="Length of the recording.")] = 120,
+    device: DeviceOption = "cpu",
+    as_json: JsonOption = False,
+) -> None:
+    """Write a realistic synthetic 19-channel EDF, compress it, decompress it, show metrics."""
+    from eegzip.demo import make_demo_edf
+
+    directory.mkdir(parents=True, exist_ok=True)
+    source = make_demo_edf(directory / "demo.edf", seconds=seconds, force=True)
+    container = directory / "demo.eegc"
+    restored = directory / "demo.decoded.edf"
+    codec = _load_codec(None, device)
+    with _progress(not as_json) as task:
+        packed = api.compress(source, container, model=codec, force=True, progress=task("compress"))
+        unpacked = api.decompress(
+            container, restored, device=device, force=True, progress=task("decompress")
+        )
+    result = {"edf": str(source), "compress": packed.to_dict(), "decompress": unpacked.to_dict()}
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    prd, snr, r, mel = _fidelity_cells(packed.fidelity)
+    console.print(
+        f"[bold]demo[/]: {source} ({packed.input_bytes / 1e6:.2f} MB, {packed.duration_seconds:.0f}"
+        f" s, {len(packed.codec_channels)} EEG channels through the codec, "
+        f"{len(packed.lossless_channels)} lossless)\n"
+        f"  → {container} ({packed.output_bytes / 1e3:.1f} kB, {packed.ratio:.1f}×, "
+        f"{packed.code_bits_per_second_per_channel:.0f} bit/s per channel) in "
+        f"{packed.wall_seconds:.1f} s\n"
+        f"  → {restored} in {unpacked.wall_seconds:.1f} s\n"
+        f"  fidelity: PRD {prd} %, SNR {snr} dB, r {r}, mel loss {mel}",
+        highlight=False,
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("eegzip: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: still one line unless debugging
+        if os.environ.get("EEGZIP_DEBUG"):
+            raise
+        errors.print(
+            f"eegzip: internal error: {type(exc).__name__}: {exc} "
+            "(set EEGZIP_DEBUG=1 for a traceback, and please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,110 @@
+"""Loading and saving codec weights: official DAC ``.pth`` files and eegzip safetensors.
+
+Official checkpoints are ``{"state_dict": ..., "metadata": {"kwargs": {...}}}`` written with
+``torch.save``. They are read with ``weights_only=True``: no pickle code ever runs. eegzip's
+own models are safetensors with the DAC kwargs as JSON in the header metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from eegzip.codec.dac import DAC, DACConfig
+from eegzip.errors import InputNotFoundError, ModelError
+
+SAFETENSORS_FORMAT = "eegzip-dac-1"
+"""Value of the ``format`` metadata key of eegzip safetensors models."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_model(kwargs: dict, source: str) -> DAC:
+    try:
+        return DAC(DACConfig.from_kwargs(kwargs))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{source}: bad model configuration: {exc}") from exc
+
+
+def load_state_strict(model: DAC, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load weights, naming missing/unexpected keys or shape mismatches in one line."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        raise ModelError(f"{source}: weights do not fit the model: {'; '.join(parts)} keys")
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise ModelError(
+                f"{source}: weight {key} has shape {tuple(value.shape)}, "
+                f"the model needs {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict(state, strict=True)
+
+
+def load_official(path: Path) -> DAC:
+    """An official descript-audio-codec checkpoint (.pth), loaded without unpickling code."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad or unsafe file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{path}: not a loadable DAC checkpoint: {reason}") from exc
+    if not isinstance(blob, dict) or "state_dict" not in blob:
+        raise ModelError(f"{path}: not a DAC checkpoint (no 'state_dict')")
+    kwargs = (blob.get("metadata") or {}).get("kwargs")
+    if not isinstance(kwargs, dict):
+        raise ModelError(f"{path}: DAC checkpoint without metadata.kwargs")
+    model = build_model(kwargs, str(path))
+    load_state_strict(model, blob["state_dict"], str(path))
+    return model
+
+
+def load_safetensors(path: Path) -> tuple[DAC, dict[str, str]]:
+    """An eegzip model and its header metadata."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable safetensors model: {exc}") from exc
+    if metadata.get("format") != SAFETENSORS_FORMAT or "config" not in metadata:
+        raise ModelError(f"{path}: safetensors file is not an eegzip model")
+    model = build_model(json.loads(metadata["config"]), str(path))
+    load_state_strict(model, state, str(path))
+    return model, metadata
+
+
+def save_safetensors(model: DAC, path: Path, extra: dict[str, str] | None = None) -> None:
+    metadata = {"format": SAFETENSORS_FORMAT, "config": json.dumps(model.config.to_kwargs())}
+    metadata.update(extra or {})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    tmp.replace(path)
+
+
+def load_weights(path: Path) -> tuple[DAC, dict[str, str]]:
+    """Any supported weights file, by content: safetensors or an official torch checkpoint."""
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: no such model file")
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head[:2] == b"PK" or head[:1] == b"\x80":  # zip-based or legacy torch.save
+        return load_official(path), {}
+    return load_safetensors(path)

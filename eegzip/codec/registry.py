@@ -1,0 +1,110 @@
+"""Models shipped inside the package, and resolution of ``--model NAME|PATH``.
+
+A model is a directory entry: ``<name>.safetensors`` plus its card ``<name>.json``. Containers
+record the model's name and the SHA-256 of its weights file, so decompression can insist on
+exactly the weights that made the codes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from eegzip.codec.checkpoints import load_weights, sha256_of
+from eegzip.codec.dac import DAC
+from eegzip.errors import ModelError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "eegdac-sc-256hz"
+DEFAULT_EEG_RATE = 256
+"""Model rate assumed for checkpoints that do not state one (official audio DAC weights)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model's weights are and what its card says."""
+
+    name: str
+    path: Path
+    card: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def sha256(self) -> str:
+        return _cached_sha256(self.path, self.path.stat().st_mtime_ns)
+
+    @property
+    def summary(self) -> str:
+        return str(self.card.get("summary", ""))
+
+
+@cache
+def _cached_sha256(path: Path, _mtime_ns: int) -> str:
+    return sha256_of(path)
+
+
+@dataclass
+class Codec:
+    """A loaded model ready for inference, with the facts the pipeline needs."""
+
+    spec: ModelSpec
+    model: DAC
+    sample_rate: int
+    device: torch.device
+
+    @property
+    def hop_length(self) -> int:
+        return self.model.hop_length
+
+    @property
+    def n_codebooks(self) -> int:
+        return self.model.n_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        return self.model.codebook_size
+
+
+def shipped_models() -> list[ModelSpec]:
+    specs = []
+    for weights in sorted(MODELS_DIR.glob("*.safetensors")):
+        card_path = weights.with_suffix(".json")
+        card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        specs.append(ModelSpec(weights.stem, weights, card))
+    return specs
+
+
+def resolve(ref: str | Path | None) -> ModelSpec:
+    """A shipped model by name, or a weights file by path (official .pth or eegzip)."""
+    ref = DEFAULT_MODEL if ref is None else ref
+    by_name = {spec.name: spec for spec in shipped_models()}
+    if str(ref) in by_name:
+        return by_name[str(ref)]
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return ModelSpec(path.stem, path.resolve())
+    known = ", ".join(sorted(by_name)) or "none"
+    raise ModelError(f"unknown model {str(ref)!r}: not a shipped model ({known}) nor a file")
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("--device cuda: CUDA is not available on this machine")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ModelError(f"--device {device}: {exc}") from exc
+
+
+def load(spec: ModelSpec, device: str = "cpu") -> Codec:
+    model, metadata = load_weights(spec.path)
+    rate = int(metadata.get("eeg_sample_rate", 0)) or (
+        model.config.sample_rate if metadata else DEFAULT_EEG_RATE
+    )
+    target = pick_device(device)
+    return Codec(spec, model.to(target).prepare_for_inference(), rate, target)

@@ -1,0 +1,256 @@
+"""EDF → .eegc: read, choose channels, resample, scale, encode block by block, write.
+
+Lossless signals (non-EEG, other rates, annotations) are stored as digital samples. With
+``measure=True`` every block is also decoded as it will be on decompression, quantised to the
+EDF's digital grid, and compared with the original, so the stored metrics describe exactly
+what a user gets back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eegzip import __version__
+from eegzip.codec.registry import Codec
+from eegzip.container import ContainerReader, ContainerWriter, RawBlock
+from eegzip.edf import EdfFile, EdfHeader
+from eegzip.errors import EegzipError, NoCodableChannelError
+from eegzip.metrics import FidelityAccumulator
+from eegzip.pipeline.blockcodec import decode_block, encode_block
+from eegzip.pipeline.channels import select_codec_channels, uv_factor
+from eegzip.pipeline.layout import BlockLayout
+from eegzip.pipeline.recording_info import signal_infos
+from eegzip.pipeline.resample import rate_ratio
+from eegzip.pipeline.signals import CodecChannels, to_digital, to_uv
+
+BLOCK_FRAMES = 32
+"""Code frames per block: 64 s at 256 Hz; the unit of random access and of damage reports."""
+
+CONTEXT_FRAMES = 3
+"""Frames of context on each side of a block (covers the codec's effective receptive field)."""
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    codebooks: int | None = None
+    channels: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    measure: bool = True
+    force: bool = False
+    block_frames: int = BLOCK_FRAMES
+    context_frames: int = CONTEXT_FRAMES
+
+
+@dataclass(frozen=True)
+class CompressResult:
+    input: Path
+    output: Path
+    input_bytes: int
+    output_bytes: int
+    duration_seconds: float
+    codec_channels: tuple[str, ...]
+    lossless_channels: tuple[str, ...]
+    codebooks: int
+    code_bytes: int
+    wall_seconds: float
+    clipped_samples: int
+    fidelity: dict | None = field(default=None)
+
+    @property
+    def ratio(self) -> float:
+        return self.input_bytes / max(1, self.output_bytes)
+
+    @property
+    def code_bits_per_second_per_channel(self) -> float:
+        """Actual coded bits (after zstd) per second per codec channel."""
+        return 8 * self.code_bytes / max(1e-9, self.duration_seconds * len(self.codec_channels))
+
+    def to_dict(self) -> dict:
+        return {
+            "input": str(self.input),
+            "output": str(self.output),
+            "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes,
+            "ratio": round(self.ratio, 3),
+            "duration_seconds": self.duration_seconds,
+            "codec_channels": list(self.codec_channels),
+            "lossless_channels": list(self.lossless_channels),
+            "codebooks": self.codebooks,
+            "code_bits_per_second_per_channel": round(self.code_bits_per_second_per_channel, 2),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "clipped_samples": self.clipped_samples,
+            "fidelity": self.fidelity,
+        }
+
+
+def plan_channels(header: EdfHeader, options: CompressOptions, name: str) -> CodecChannels:
+    infos = signal_infos(header)
+    try:
+        indices = select_codec_channels(infos, options.channels, options.exclude)
+    except ValueError as exc:
+        raise NoCodableChannelError(f"{name}: {exc}") from exc
+    if not indices:
+        raise NoCodableChannelError(
+            f"{name}: no channel for the codec (no EEG in µV/mV/V at ≥ 64 Hz); "
+            "choose channels with --channels"
+        )
+    return CodecChannels(
+        indices=tuple(indices),
+        uv_factors=tuple(uv_factor(infos[i].physical_dimension) or 1.0 for i in indices),
+        samples_per_record=header.signals[indices[0]].samples_per_record,
+    )
+
+
+def make_layout(header: EdfHeader, channels: CodecChannels, codec: Codec, options) -> BlockLayout:
+    rate = header.sample_rate(channels.indices[0])
+    up, down = rate_ratio(rate, codec.sample_rate)
+    return BlockLayout(
+        up=up,
+        down=down,
+        hop=codec.hop_length,
+        model_rate=codec.sample_rate,
+        block_frames=options.block_frames,
+        context_frames=options.context_frames,
+        source_samples=header.n_records * channels.samples_per_record,
+    )
+
+
+def build_meta(
+    header: EdfHeader,
+    channels: CodecChannels,
+    layout: BlockLayout,
+    codec: Codec,
+    codebooks: int,
+    raw_records: int,
+) -> dict:
+    return {
+        "created_by": {"eegzip": __version__},
+        "model": {
+            "name": codec.spec.name,
+            "sha256": codec.spec.sha256,
+            "sample_rate": codec.sample_rate,
+            "hop_length": codec.hop_length,
+            "n_codebooks": codec.n_codebooks,
+            "codebook_size": codec.codebook_size,
+        },
+        "codebooks_kept": codebooks,
+        "codec_channels": list(channels.indices),
+        "codec_uv_factors": list(channels.uv_factors),
+        "lossless_channels": [i for i in range(len(header.signals)) if i not in channels.indices],
+        "resample": {"up": layout.up, "down": layout.down},
+        "block_frames": layout.block_frames,
+        "context_frames": layout.context_frames,
+        "source_samples": layout.source_samples,
+        "raw_block_records": raw_records,
+        "edf": {
+            "variant": header.variant,
+            "n_records": header.n_records,
+            "record_duration": header.record_duration,
+            "n_signals": len(header.signals),
+        },
+    }
+
+
+def _write_lossless(edf: EdfFile, writer: ContainerWriter, indices, raw_records: int) -> None:
+    h = edf.header
+    for i in indices:
+        for start in range(0, h.n_records, raw_records):
+            stop = min(h.n_records, start + raw_records)
+            writer.write_raw_block(
+                RawBlock(
+                    signal_index=i,
+                    start_record=start,
+                    n_records=stop - start,
+                    samples=edf.read_digital(i, start, stop),
+                    sample_width=h.bytes_per_sample,
+                    start_seconds=start * h.record_duration,
+                    duration_seconds=(stop - start) * h.record_duration,
+                )
+            )
+
+
+def code_payload_bytes(path: Path) -> int:
+    with ContainerReader.open(path) as reader:
+        return reader.sizes().get("CODE", 0)
+
+
+def compress_file(
+    source: Path,
+    output: Path,
+    codec: Codec,
+    options: CompressOptions = CompressOptions(),
+    progress: Progress | None = None,
+) -> CompressResult:
+    started = time.perf_counter()
+    codebooks = options.codebooks or codec.n_codebooks
+    if not 1 <= codebooks <= codec.n_codebooks:
+        raise EegzipError(f"--codebooks must be 1..{codec.n_codebooks} for {codec.spec.name}")
+    with EdfFile.open(source) as edf, ContainerWriter(output, force=options.force) as writer:
+        h = edf.header
+        channels = plan_channels(h, options, str(source))
+        layout = make_layout(h, channels, codec, options)
+        raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
+        writer.write_meta(build_meta(h, channels, layout, codec, codebooks, raw_records))
+        writer.write_edf_header(edf.raw_header)
+        lossless = [i for i in range(len(h.signals)) if i not in channels.indices]
+        _write_lossless(edf, writer, lossless, raw_records)
+        read = channels.reader(edf)
+        codec_signals = [h.signals[i] for i in channels.indices]
+        rate = h.sample_rate(channels.indices[0])
+        accumulator = (
+            FidelityAccumulator(
+                [s.label for s in codec_signals], rate, mel_sample_rate=codec.sample_rate
+            )
+            if options.measure
+            else None
+        )
+        recent: dict = {}
+        clipped = 0
+
+        def measure(block: int) -> None:
+            nonlocal clipped
+            digital, n_clipped = to_digital(
+                decode_block(codec, layout, recent, block), codec_signals, channels.uv_factors
+            )
+            clipped += n_clipped
+            lo, hi = layout.source_range(block)
+            accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
+
+        for b in range(layout.n_blocks):
+            recent[b] = encode_block(codec, layout, read, b, codebooks)
+            writer.write_code_block(recent[b])
+            if accumulator is not None and b >= 1:
+                measure(b - 1)
+            recent.pop(b - 2, None)
+            if progress:
+                progress(b + 1, layout.n_blocks)
+        if accumulator is not None:
+            measure(layout.n_blocks - 1)
+        fidelity = accumulator.result().to_dict() if accumulator else None
+        duration = h.n_records * h.record_duration
+        metrics = {
+            "fidelity": fidelity,
+            "clipped_samples": clipped,
+            "codebooks": codebooks,
+            "duration_seconds": duration,
+        }
+        writer.write_metrics(metrics)
+    return CompressResult(
+        input=source,
+        output=output,
+        input_bytes=source.stat().st_size,
+        output_bytes=output.stat().st_size,
+        duration_seconds=duration,
+        codec_channels=tuple(s.label.strip() for s in codec_signals),
+        lossless_channels=tuple(h.signals[i].label.strip() for i in lossless),
+        codebooks=codebooks,
+        code_bytes=code_payload_bytes(output),
+        wall_seconds=time.perf_counter() - started,
+        clipped_samples=clipped,
+        fidelity=fidelity,
+    )

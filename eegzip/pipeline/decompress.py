@@ -1,0 +1,211 @@
+""".eegc → EDF: the same header bytes, lossless signals as stored, codec channels decoded.
+
+Blocks decode one at a time with their neighbours' codes as context; decoded samples and
+lossless samples meet in a small record assembler that writes whole EDF data records, so
+memory stays bounded by a block however long the recording is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eegzip.codec import registry
+from eegzip.codec.registry import Codec
+from eegzip.container import CodeBlock, ContainerReader
+from eegzip.edf import EdfFile, EdfHeader, EdfWriter, parse_header
+from eegzip.errors import ContainerFormatError, EdfFormatError, ModelError
+from eegzip.metrics import FidelityAccumulator
+from eegzip.pipeline.blockcodec import decode_block
+from eegzip.pipeline.compress import Progress
+from eegzip.pipeline.layout import BlockLayout
+from eegzip.pipeline.signals import CodecChannels, to_digital, to_uv
+
+
+@dataclass(frozen=True)
+class DecompressResult:
+    input: Path
+    output: Path | None
+    output_bytes: int
+    wall_seconds: float
+    clipped_samples: int
+    fidelity: dict | None
+
+    def to_dict(self) -> dict:
+        return {
+            "input": str(self.input),
+            "output": str(self.output) if self.output else None,
+            "output_bytes": self.output_bytes,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "clipped_samples": self.clipped_samples,
+            "fidelity": self.fidelity,
+        }
+
+
+def codec_for(meta: dict, model: str | Path | None, device: str, name: str) -> Codec:
+    """The model a container was made with: by its recorded name, or ``model``; SHA-256 checked."""
+    wanted = meta.get("model", {})
+    wanted_name, wanted_sha = wanted.get("name", "?"), wanted.get("sha256", "")
+    try:
+        spec = registry.resolve(model if model is not None else wanted_name)
+    except ModelError:
+        raise ModelError(
+            f"{name}: needs model {wanted_name!r} (sha256 {wanted_sha[:16]}…), which is not "
+            "available here; pass its weights with --model PATH"
+        ) from None
+    if spec.sha256 != wanted_sha:
+        raise ModelError(
+            f"{name}: needs model {wanted_name!r} (sha256 {wanted_sha[:16]}…) but "
+            f"{spec.path.name} has sha256 {spec.sha256[:16]}…"
+        )
+    return registry.load(spec, device)
+
+
+def layout_from_meta(meta: dict, codec: Codec) -> BlockLayout:
+    try:
+        return BlockLayout(
+            up=int(meta["resample"]["up"]),
+            down=int(meta["resample"]["down"]),
+            hop=codec.hop_length,
+            model_rate=codec.sample_rate,
+            block_frames=int(meta["block_frames"]),
+            context_frames=int(meta["context_frames"]),
+            source_samples=int(meta["source_samples"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContainerFormatError(f"metadata lacks a valid {exc} entry") from None
+
+
+class _RecordAssembler:
+    """Collects per-signal samples and hands out whole data records."""
+
+    def __init__(self, header: EdfHeader) -> None:
+        self.per_record = [s.samples_per_record for s in header.signals]
+        self.buffers: list[list[np.ndarray]] = [[] for _ in header.signals]
+        self.available = [0] * len(header.signals)
+
+    def push(self, signal: int, samples: np.ndarray) -> None:
+        self.buffers[signal].append(samples)
+        self.available[signal] += len(samples)
+
+    def records_available(self, signal: int) -> int:
+        return self.available[signal] // self.per_record[signal]
+
+    def pop(self, records: int) -> list[np.ndarray]:
+        out = []
+        for i, spr in enumerate(self.per_record):
+            data = np.concatenate(self.buffers[i]) if self.buffers[i] else np.zeros(0, np.int32)
+            take = records * spr
+            out.append(data[:take])
+            self.buffers[i] = [data[take:]]
+            self.available[i] -= take
+        return out
+
+
+def _code_blocks(reader: ContainerReader) -> Iterator[tuple[int, dict[int, CodeBlock]]]:
+    """Each block index with a window holding it and its existing neighbours."""
+    count = reader.code_block_count
+    window: dict[int, CodeBlock] = {}
+    for b in range(count):
+        for k in (b, b + 1):
+            if k < count and k not in window:
+                window[k] = reader.code_block(k)
+        window.pop(b - 2, None)
+        yield b, window
+
+
+def _reference_reader(reference: Path, header: EdfHeader, channels: CodecChannels):
+    ref = EdfFile.open(reference)
+    h = ref.header
+    if (h.n_records, len(h.signals)) != (header.n_records, len(header.signals)) or any(
+        h.signals[i].samples_per_record != header.signals[i].samples_per_record
+        for i in channels.indices
+    ):
+        ref.close()
+        raise EdfFormatError(f"{reference}: does not match the compressed recording's layout")
+    return ref
+
+
+def decompress_file(
+    source: Path,
+    output: Path | None,
+    *,
+    model: str | Path | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    reference: Path | None = None,
+    progress: Progress | None = None,
+) -> DecompressResult:
+    """Write the EDF (or, with ``output=None``, only measure against ``reference``)."""
+    started = time.perf_counter()
+    with ContainerReader.open(source) as reader:
+        meta = reader.meta
+        header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
+        codec = codec_for(meta, model, device, str(source))
+        layout = layout_from_meta(meta, codec)
+        indices = tuple(int(i) for i in meta["codec_channels"])
+        channels = CodecChannels(
+            indices=indices,
+            uv_factors=tuple(float(f) for f in meta["codec_uv_factors"]),
+            samples_per_record=header.signals[indices[0]].samples_per_record,
+        )
+        codec_signals = [header.signals[i] for i in indices]
+        lossless = {i: reader.iter_raw_blocks(i) for i in meta["lossless_channels"]}
+        ref = _reference_reader(reference, header, channels) if reference else None
+        accumulator = (
+            FidelityAccumulator(
+                [s.label for s in codec_signals],
+                header.sample_rate(indices[0]),
+                mel_sample_rate=codec.sample_rate,
+            )
+            if ref
+            else None
+        )
+        assembler = _RecordAssembler(header)
+        clipped = 0
+        writer = EdfWriter(output, reader.edf_header, force=force) if output else None
+        try:
+            for b, window in _code_blocks(reader):
+                physical = decode_block(codec, layout, window, b)
+                digital, n_clipped = to_digital(physical, codec_signals, channels.uv_factors)
+                clipped += n_clipped
+                if accumulator is not None:
+                    lo, hi = layout.source_range(b)
+                    accumulator.update(
+                        channels.reader(ref)(lo, hi),
+                        to_uv(digital, codec_signals, channels.uv_factors),
+                    )
+                for row, i in enumerate(indices):
+                    assembler.push(i, digital[row])
+                ready = min(assembler.records_available(i) for i in indices)
+                for i, blocks in lossless.items():
+                    while assembler.records_available(i) < ready:
+                        block = next(blocks, None)
+                        if block is None:
+                            break
+                        assembler.push(i, block.samples.astype(np.int32))
+                ready = min(assembler.records_available(i) for i in range(len(header.signals)))
+                records = assembler.pop(ready)
+                if writer is not None and ready:
+                    writer.write_records(records)
+                if progress:
+                    progress(b + 1, reader.code_block_count)
+            if writer is not None:
+                writer.commit()
+        finally:
+            if writer is not None:
+                writer.abort()
+            if ref is not None:
+                ref.close()
+    return DecompressResult(
+        input=source,
+        output=output,
+        output_bytes=output.stat().st_size if output else 0,
+        wall_seconds=time.perf_counter() - started,
+        clipped_samples=clipped,
+        fidelity=accumulator.result().to_dict() if accumulator else None,
+    )

@@ -1,0 +1,94 @@
+"""Training data: random crops from every EEG channel of the EDFs in a split.
+
+Channels are read once, resampled to the model rate and kept in memory as float32 µV
+(the whole train split of ../shared/data is about 250 MB that way). Crops are normalised
+with the same per-block scaling that compression uses, so the model sees what it will get.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eegzip.edf import EdfFile
+from eegzip.pipeline.channels import select_codec_channels, uv_factor
+from eegzip.pipeline.recording_info import signal_infos
+from eegzip.pipeline.resample import rate_ratio, resample
+from eegzip.pipeline.scaling import block_scaling, to_model_domain
+
+
+def split_files(data_dir: Path, split: str, datasets: Sequence[str] | None = None) -> list[Path]:
+    """EDF paths of one split from ``splits.csv`` (columns dataset, file, subject, split)."""
+    table = data_dir / "splits.csv"
+    if not table.exists():
+        raise FileNotFoundError(f"{table}: no split table")
+    with table.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        data_dir / row["file"]
+        for row in rows
+        if row["split"] == split and (not datasets or row["dataset"] in datasets)
+    ]
+
+
+def load_channels(path: Path, model_rate: int) -> list[np.ndarray]:
+    """Every codable channel of one EDF, in µV at the model rate."""
+    with EdfFile.open(path) as edf:
+        infos = signal_infos(edf.header)
+        out = []
+        for i in select_codec_channels(infos):
+            up, down = rate_ratio(infos[i].sample_rate, model_rate)
+            factor = uv_factor(infos[i].physical_dimension) or 1.0
+            out.append(resample(edf.read_physical(i) * factor, up, down).astype(np.float32))
+    return out
+
+
+@dataclass
+class CropSampler:
+    """Draws normalised crops, each channel weighted by its length."""
+
+    channels: list[np.ndarray]
+    crop_samples: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.channels = [c for c in self.channels if len(c) >= self.crop_samples]
+        if not self.channels:
+            raise ValueError("no channel is as long as one crop")
+        lengths = np.array([len(c) - self.crop_samples + 1 for c in self.channels], float)
+        self._weights = lengths / lengths.sum()
+        self._rng = np.random.default_rng(self.seed)
+
+    @classmethod
+    def from_files(
+        cls, paths: Sequence[Path], model_rate: int, crop_samples: int, seed: int = 0
+    ) -> CropSampler:
+        channels = [c for p in paths for c in load_channels(p, model_rate)]
+        return cls(channels, crop_samples, seed)
+
+    @property
+    def total_samples(self) -> int:
+        return sum(len(c) for c in self.channels)
+
+    def batch(self, size: int) -> np.ndarray:
+        """(size, 1, crop_samples) float32 crops in the codec domain."""
+        picks = self._rng.choice(len(self.channels), size=size, p=self._weights)
+        crops = []
+        for k in picks:
+            start = self._rng.integers(0, len(self.channels[k]) - self.crop_samples + 1)
+            crops.append(self.channels[k][start : start + self.crop_samples])
+        x = np.stack(crops)
+        return to_model_domain(x, *block_scaling(x))[:, None, :]
+
+    def fixed_set(self, count: int, seed: int) -> np.ndarray:
+        """A reproducible set of crops (held-out evaluation)."""
+        state = self._rng
+        self._rng = np.random.default_rng(seed)
+        try:
+            return self.batch(count)
+        finally:
+            self._rng = state
