@@ -366,6 +366,78 @@ def demo(
     )
 
 
+@app.command(
+    epilog="Examples:\n\n  eegzip train ../shared/data --out runs/sc256 --steps 20000\n\n"
+    "  eegzip train ../shared/data --out runs/ft --init weights.pth  # fine-tune official DAC"
+)
+def train(
+    data: Annotated[Path, typer.Argument(help="Folder of EDFs with splits.csv (train/test).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, logs).")],
+    steps: Annotated[
+        int, typer.Option(help="Total optimiser steps (resumes if out has a checkpoint).")
+    ] = 10_000,
+    init: Annotated[
+        Path | None, typer.Option(help="Start from these weights (.pth official DAC or eegzip).")
+    ] = None,
+    encoder_dim: Annotated[int, typer.Option(help="DAC encoder_dim.")] = 8,
+    decoder_dim: Annotated[int, typer.Option(help="DAC decoder_dim.")] = 128,
+    n_codebooks: Annotated[int, typer.Option(help="DAC n_codebooks.")] = 9,
+    codebook_size: Annotated[int, typer.Option(help="DAC codebook_size.")] = 1024,
+    sample_rate: Annotated[int, typer.Option(help="Model rate in Hz (EEG is resampled).")] = 256,
+    quantizer_dropout: Annotated[
+        float, typer.Option(help="Share of items with fewer codebooks.")
+    ] = 0.5,
+    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 16,
+    crop_seconds: Annotated[float, typer.Option(help="Crop length in seconds.")] = 16.0,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, betas 0.8/0.99).")] = 3e-4,
+    eval_every: Annotated[int, typer.Option(help="Held-out check and checkpoint interval.")] = 250,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 2,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Train a codec on EEG from scratch or fine-tune one; resumable, held-out checks logged."""
+    import torch
+
+    from eegzip.codec.dac import DACConfig
+    from eegzip.train.loop import TrainConfig
+    from eegzip.train.loop import train as train_model
+
+    torch.set_num_threads(threads)
+    config = TrainConfig(
+        data_dir=data,
+        out_dir=out,
+        model=DACConfig(
+            encoder_dim=encoder_dim,
+            decoder_dim=decoder_dim,
+            n_codebooks=n_codebooks,
+            codebook_size=codebook_size,
+            sample_rate=sample_rate,
+            quantizer_dropout=quantizer_dropout,
+        ),
+        init=init,
+        steps=steps,
+        batch_size=batch_size,
+        crop_seconds=crop_seconds,
+        lr=lr,
+        eval_every=eval_every,
+        device=str(registry.pick_device(device)),
+    )
+    with _progress(errors.is_terminal) as task:
+        advance = task(f"train {out.name}")
+
+        def report(record: dict) -> None:
+            if "step" in record:
+                advance(record["step"], steps)
+            if "heldout" in record or "event" in record or not errors.is_terminal:
+                errors.print(json.dumps(record), highlight=False, soft_wrap=True)
+
+        try:
+            best = train_model(config, report)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(EegzipError(str(exc)))
+            raise typer.Exit(1) from None
+    console.print(f"best held-out model: {best}")
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,22 @@
+"""The .eegc binary container: bytes in, bytes out; knows nothing of torch or EDF semantics.
+
+Layout and rules: formats/eegc.md. Constants: format.py.
+"""
+
+from .bitpack import pack, packed_size, unpack
+from .blocks import CodeBlock, RawBlock
+from .format import FORMAT_MAJOR, FORMAT_MINOR
+from .reader import ContainerReader
+from .writer import ContainerWriter
+
+__all__ = [
+    "FORMAT_MAJOR",
+    "FORMAT_MINOR",
+    "CodeBlock",
+    "ContainerReader",
+    "ContainerWriter",
+    "RawBlock",
+    "pack",
+    "packed_size",
+    "unpack",
+]

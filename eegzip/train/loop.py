@@ -41,6 +41,7 @@ class TrainConfig:
     eval_every: int = 250
     eval_crops: int = 48
     dead_code_every: int = 100
+    autoencoder_warmup: int = 0
     seed: int = 0
     train_datasets: tuple[str, ...] = ()
     eval_datasets: tuple[str, ...] = ("eegmat", "guinea-bissau")
@@ -78,6 +79,29 @@ def _reset_dead_codes(model: DAC, usage: torch.Tensor, latents: torch.Tensor) ->
         vq.codebook.weight[dead] = z[picks] + 1e-3 * torch.randn_like(z[picks])
         moved += len(dead)
     return moved
+
+
+def _autoencoder_forward(model: DAC, x: torch.Tensor) -> dict:
+    """Warm-up pass around the quantiser: encoder and decoder learn to agree first."""
+    z = model.encoder(x)
+    zero = torch.zeros((), device=x.device)
+    return {
+        "audio": model.decode(z)[..., : x.shape[-1]],
+        "vq/commitment_loss": zero,
+        "vq/codebook_loss": zero,
+    }
+
+
+@torch.no_grad()
+def _init_codebooks_from_data(model: DAC, x: torch.Tensor) -> None:
+    """Seed every codebook with residual latents of real data when quantisation starts."""
+    residual = model.encoder(x)
+    for vq in model.quantizer.quantizers:
+        z_e = vq.in_proj(residual)
+        flat = z_e.transpose(1, 2).reshape(-1, z_e.shape[1])
+        picks = torch.randint(0, len(flat), (vq.codebook_size,), device=flat.device)
+        vq.codebook.weight.copy_(flat[picks] + 1e-3 * torch.randn_like(flat[picks]))
+        residual = residual - vq.out_proj(vq.lookup(vq.nearest(z_e)[1]))
 
 
 def _perplexity(usage: torch.Tensor) -> list[float]:
@@ -160,22 +184,28 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = config.lr * _lr_factor(step, config)
         x = torch.from_numpy(sampler.batch(config.batch_size)).to(device)
-        out = model(x)
-        terms = loss_fn(x, out)
+        if step < config.autoencoder_warmup:
+            terms = loss_fn(x, _autoencoder_forward(model, x))
+        else:
+            if step == config.autoencoder_warmup > 0:
+                _init_codebooks_from_data(model, torch.from_numpy(sampler.batch(64)).to(device))
+            out = model(x)
+            terms = loss_fn(x, out)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         step += 1
-        for i in range(out["codes"].shape[1]):
-            usage[i] += torch.bincount(out["codes"][:, i].flatten(), minlength=model.codebook_size)
         record = {"step": step}
-        if step % config.dead_code_every == 0:
+        if step > config.autoencoder_warmup:
+            for i in range(out["codes"].shape[1]):
+                usage[i] += torch.bincount(out["codes"][:, i].flatten(), minlength=model.codebook_size)
+        if step > config.autoencoder_warmup and step % config.dead_code_every == 0:
             record["perplexity"] = _perplexity(usage)
             record["dead_codes_reset"] = _reset_dead_codes(model, usage, out["latents"].detach())
             usage.zero_()
         if step % 20 == 0 or step == 1:
-            record.update({k: round(float(v), 4) for k, v in terms.items()})
+            record.update({k: round(float(v.detach()), 4) for k, v in terms.items()})
             record["grad_norm"] = round(float(grad_norm), 3)
             record["lr"] = optimizer.param_groups[0]["lr"]
             record["elapsed_s"] = round(time.time() - started, 1)

@@ -1,0 +1,359 @@
+"""Block payloads: typed dataclasses and their byte encodings (layouts in format.py, spec §5).
+
+Decoders raise ValueError with a short reason for any malformed payload; the reader adds the
+file name and the block's identity to make the one-line user message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from .bitpack import pack, packed_size, unpack
+from .format import (
+    CODE,
+    CODE_HEADER,
+    INDEX_ENTRY,
+    MAX_BITS,
+    MAX_CODES_PER_BLOCK,
+    MAX_SAMPLES_PER_BLOCK,
+    RAWS,
+    RAWS_HEADER,
+    SAMPLE_WIDTHS,
+    ZSTD_LEVEL,
+)
+
+_U16 = 0xFFFF
+_U32 = 0xFFFF_FFFF
+_U64 = 0xFFFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True, eq=False)
+class CodeBlock:
+    """One time block of neural codes for the codec channels.
+
+    The pipeline reconstructs physical ≈ offsets[c] + scales[c] * model_output[c]; start and
+    duration are stored so that error messages and time-range lookups need no META.
+    """
+
+    index: int
+    start_frame: int
+    codes: np.ndarray  # (n_channels, n_codebooks, n_frames), integers < 2**bits
+    offsets: np.ndarray  # float32, (n_channels,)
+    scales: np.ndarray  # float32, (n_channels,)
+    bits: int
+    start_seconds: float
+    duration_seconds: float
+
+    def __post_init__(self) -> None:
+        _check_int("index", self.index, 0, _U32)
+        _check_int("start_frame", self.start_frame, 0, _U64)
+        _check_int("bits", self.bits, 1, MAX_BITS)
+        _check_time_range(self.start_seconds, self.duration_seconds)
+        if self.duration_seconds == 0:
+            raise ValueError("a code block must have a duration > 0")
+        codes = self.codes
+        if codes.ndim != 3 or codes.dtype.kind not in "ui":
+            raise ValueError(f"codes must be a 3-D integer array, got {codes.ndim}-D {codes.dtype}")
+        n_channels, n_codebooks, n_frames = codes.shape
+        _check_int("n_channels", n_channels, 1, _U16)
+        _check_int("n_codebooks", n_codebooks, 1, _U16)
+        _check_int("n_frames", n_frames, 1, _U32)
+        if codes.size > MAX_CODES_PER_BLOCK:
+            raise ValueError(f"{codes.size} codes in one block; the limit is {MAX_CODES_PER_BLOCK}")
+        if codes.min() < 0 or codes.max() >= 1 << self.bits:
+            raise ValueError(f"codes must lie in [0, 2**{self.bits})")
+        for name in ("offsets", "scales"):
+            values = getattr(self, name)
+            if values.dtype != np.float32 or values.shape != (n_channels,):
+                raise ValueError(f"{name} must be float32 of shape ({n_channels},)")
+            if not np.isfinite(values).all():
+                raise ValueError(f"{name} must be finite")
+
+    @property
+    def n_channels(self) -> int:
+        return self.codes.shape[0]
+
+    @property
+    def n_codebooks(self) -> int:
+        return self.codes.shape[1]
+
+    @property
+    def n_frames(self) -> int:
+        return self.codes.shape[2]
+
+
+@dataclass(frozen=True, eq=False)
+class RawBlock:
+    """Losslessly stored samples of one EDF signal over a run of whole data records.
+
+    The annotation signal goes here too: its bytes read as little-endian words of the sample
+    width (int16 for EDF+, int24 for BDF+), so they come back exactly.
+    """
+
+    signal_index: int
+    start_record: int
+    n_records: int
+    samples: np.ndarray  # 1-D integers, n_records * samples_per_record of them
+    sample_width: int  # 2: EDF int16, 3: BDF int24
+    start_seconds: float
+    duration_seconds: float
+
+    def __post_init__(self) -> None:
+        _check_int("signal_index", self.signal_index, 0, _U16)
+        _check_int("start_record", self.start_record, 0, _U64)
+        _check_int("n_records", self.n_records, 1, _U32)
+        _check_time_range(self.start_seconds, self.duration_seconds)  # EDF allows 0 s records
+        if self.sample_width not in SAMPLE_WIDTHS:
+            raise ValueError(
+                f"sample_width must be one of {SAMPLE_WIDTHS}, got {self.sample_width}"
+            )
+        samples = self.samples
+        if samples.ndim != 1 or samples.dtype.kind not in "ui":
+            raise ValueError(
+                f"samples must be a 1-D integer array, got {samples.ndim}-D {samples.dtype}"
+            )
+        if not self.n_records <= samples.size <= MAX_SAMPLES_PER_BLOCK:
+            raise ValueError(
+                f"{samples.size} samples; need {self.n_records}..{MAX_SAMPLES_PER_BLOCK}"
+            )
+        if samples.size % self.n_records:
+            raise ValueError(f"{samples.size} samples do not split into {self.n_records} records")
+        half = 1 << (8 * self.sample_width - 1)
+        if samples.min() < -half or samples.max() >= half:
+            raise ValueError(f"samples do not fit in {self.sample_width} bytes")
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """Where one block sits in the file, and the time range it covers (0, 0 if none)."""
+
+    block_type: bytes
+    flags: int
+    key: int  # CODE: block index, RAWS: signal index, else 0
+    offset: int
+    length: int  # whole block: header + payload + CRC
+    start_seconds: float
+    duration_seconds: float
+
+
+def encode_code_block(block: CodeBlock) -> bytes:
+    head = CODE_HEADER.pack(
+        block.start_frame,
+        block.start_seconds,
+        block.duration_seconds,
+        block.index,
+        block.n_frames,
+        block.n_channels,
+        block.n_codebooks,
+        block.bits,
+    )
+    return b"".join(
+        (
+            head,
+            block.offsets.astype("<f4").tobytes(),
+            block.scales.astype("<f4").tobytes(),
+            _compress(pack(block.codes, block.bits)),
+        )
+    )
+
+
+def decode_code_block(payload: bytes) -> CodeBlock:
+    if len(payload) < CODE_HEADER.size:
+        raise ValueError("payload is shorter than its fixed header")
+    start_frame, start, duration, index, n_frames, n_channels, n_codebooks, bits = (
+        CODE_HEADER.unpack_from(payload)
+    )
+    if not 1 <= bits <= MAX_BITS:
+        raise ValueError(f"bits per code is {bits}, not in 1..{MAX_BITS}")
+    count = n_channels * n_codebooks * n_frames
+    if count == 0 or count > MAX_CODES_PER_BLOCK:
+        raise ValueError(f"{n_channels}x{n_codebooks}x{n_frames} codes is out of range")
+    scaling_end = CODE_HEADER.size + 8 * n_channels
+    if len(payload) < scaling_end:
+        raise ValueError("payload is too short for its offsets and scales")
+    offsets = np.frombuffer(payload, "<f4", n_channels, CODE_HEADER.size)
+    scales = np.frombuffer(payload, "<f4", n_channels, CODE_HEADER.size + 4 * n_channels)
+    packed = _decompress(payload[scaling_end:], packed_size(count, bits))
+    return CodeBlock(
+        index=index,
+        start_frame=start_frame,
+        codes=unpack(packed, bits, count).reshape(n_channels, n_codebooks, n_frames),
+        offsets=offsets.astype(np.float32),
+        scales=scales.astype(np.float32),
+        bits=bits,
+        start_seconds=start,
+        duration_seconds=duration,
+    )
+
+
+def encode_raw_block(block: RawBlock) -> bytes:
+    head = RAWS_HEADER.pack(
+        block.start_record,
+        block.start_seconds,
+        block.duration_seconds,
+        block.n_records,
+        block.samples.size,
+        block.signal_index,
+        block.sample_width,
+    )
+    return head + _compress(_to_delta_planes(block.samples, block.sample_width))
+
+
+def decode_raw_block(payload: bytes) -> RawBlock:
+    if len(payload) < RAWS_HEADER.size:
+        raise ValueError("payload is shorter than its fixed header")
+    start_record, start, duration, n_records, n_samples, signal_index, width = (
+        RAWS_HEADER.unpack_from(payload)
+    )
+    if width not in SAMPLE_WIDTHS:
+        raise ValueError(f"sample width is {width}, not one of {SAMPLE_WIDTHS}")
+    if not 1 <= n_samples <= MAX_SAMPLES_PER_BLOCK:
+        raise ValueError(f"{n_samples} samples is out of range")
+    planes = _decompress(payload[RAWS_HEADER.size :], n_samples * width)
+    return RawBlock(
+        signal_index=signal_index,
+        start_record=start_record,
+        n_records=n_records,
+        samples=_from_delta_planes(planes, width, n_samples),
+        sample_width=width,
+        start_seconds=start,
+        duration_seconds=duration,
+    )
+
+
+def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
+    """(key, start_seconds, duration_seconds) of a block, from its payload's fixed header.
+
+    Lets a reader that lost the index rebuild its entries, and name the time range of a block
+    that is cut short (a prefix of the payload is enough).
+    """
+    if block_type == CODE:
+        if len(payload) < CODE_HEADER.size:
+            raise ValueError("payload is shorter than its fixed header")
+        _, start, duration, key, *_ = CODE_HEADER.unpack_from(payload)
+    elif block_type == RAWS:
+        if len(payload) < RAWS_HEADER.size:
+            raise ValueError("payload is shorter than its fixed header")
+        _, start, duration, _, _, key, _ = RAWS_HEADER.unpack_from(payload)
+    else:
+        return 0, 0.0, 0.0
+    _check_time_range(start, duration)
+    return key, start, duration
+
+
+def encode_json(obj: Mapping[str, Any]) -> bytes:
+    """Canonical JSON (sorted keys, no spaces) so that equal dicts give identical bytes."""
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"expected a JSON object (a mapping), got {type(obj).__name__}")
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+def decode_json(payload: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(
+            payload.decode("utf-8"),
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
+        )
+    except RecursionError:
+        raise ValueError("JSON is nested too deeply") from None
+    except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"invalid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"JSON is a {type(obj).__name__}, not an object")
+    return obj
+
+
+def encode_index(entries: Iterable[IndexEntry]) -> bytes:
+    return b"".join(
+        INDEX_ENTRY.pack(
+            e.block_type, e.flags, e.key, e.offset, e.length, e.start_seconds, e.duration_seconds
+        )
+        for e in entries
+    )
+
+
+def decode_index(payload: bytes) -> list[IndexEntry]:
+    if len(payload) % INDEX_ENTRY.size:
+        raise ValueError(f"length {len(payload)} is not a multiple of {INDEX_ENTRY.size}")
+    entries = [IndexEntry(*fields) for fields in INDEX_ENTRY.iter_unpack(payload)]
+    for entry in entries:
+        _check_time_range(entry.start_seconds, entry.duration_seconds)
+    return entries
+
+
+def _to_delta_planes(samples: np.ndarray, width: int) -> bytes:
+    """First differences mod 2**(8*width), stored as byte planes (all low bytes first).
+
+    Differences of a smooth signal are small, so their high bytes are nearly constant and
+    separating the planes lets zstd see long runs of them.
+    """
+    mask = (1 << (8 * width)) - 1
+    words = (samples.astype(np.int64) & mask).astype(np.uint32)
+    deltas = np.empty_like(words)
+    deltas[0] = words[0]
+    np.bitwise_and(words[1:] - words[:-1], mask, out=deltas[1:])
+    return deltas.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :width].T.tobytes()
+
+
+def _from_delta_planes(data: bytes, width: int, count: int) -> np.ndarray:
+    planes = np.frombuffer(data, dtype=np.uint8).reshape(width, count).astype(np.uint32)
+    deltas = np.zeros(count, dtype=np.uint32)
+    for k in range(width):
+        deltas |= planes[k] << np.uint32(8 * k)
+    # uint32 sums wrap mod 2**32, a multiple of 2**(8*width), so masking gives the exact words.
+    words = np.cumsum(deltas, dtype=np.uint32) & np.uint32((1 << (8 * width)) - 1)
+    half = 1 << (8 * width - 1)
+    return ((words.astype(np.int64) ^ half) - half).astype(np.int32)
+
+
+def _compress(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+
+
+def _decompress(data: bytes, size: int) -> bytes:
+    """Exactly one zstd frame of exactly `size` bytes, never allocating more than that."""
+    try:
+        declared = zstandard.frame_content_size(data)
+        if declared not in (-1, size):  # -1: size not recorded in the frame
+            raise ValueError(f"zstd frame holds {declared} bytes, expected {size}")
+        out = zstandard.ZstdDecompressor().decompress(
+            data, max_output_size=size, allow_extra_data=False
+        )
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"bad zstd data: {exc}") from None
+    if len(out) != size:
+        raise ValueError(f"zstd frame holds {len(out)} bytes, expected {size}")
+    return out
+
+
+def _check_int(name: str, value: int, low: int, high: int) -> None:
+    if not low <= operator.index(value) <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+
+
+def _check_time_range(start: float, duration: float) -> None:
+    if not (math.isfinite(start) and math.isfinite(duration) and start >= 0 and duration >= 0):
+        raise ValueError(f"invalid time range: start {start} s, duration {duration} s")
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key in a JSON object")
+    return obj

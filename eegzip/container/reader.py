@@ -1,0 +1,549 @@
+"""Reader of .eegc files: random access through the index, every block checked before use.
+
+Damage never surfaces as anything but ContainerFormatError (ChecksumError for a CRC mismatch)
+or UnsupportedError, each with a one-line message naming the file and, for a block, its
+number, kind and time range.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, TypeVar
+
+from ..errors import (
+    ChecksumError,
+    ContainerFormatError,
+    InputNotFoundError,
+    UnsupportedError,
+)
+from .blocks import (
+    CodeBlock,
+    IndexEntry,
+    RawBlock,
+    decode_code_block,
+    decode_index,
+    decode_json,
+    decode_raw_block,
+    span_of,
+)
+from .format import (
+    BLOCK_HEADER,
+    BLOCK_KINDS,
+    BLOCK_OVERHEAD,
+    CODE,
+    CODE_HEADER,
+    CRC,
+    EDFH,
+    END_MAGIC,
+    FLAG_OPTIONAL,
+    FORMAT_MAJOR,
+    FORMAT_MINOR,
+    INDX,
+    MAGIC,
+    META,
+    MTRC,
+    PREAMBLE,
+    PREAMBLE_SIZE,
+    RAWS,
+    RESERVED_TYPES,
+    TRAILER,
+)
+
+_T = TypeVar("_T")
+_VALID_TYPE = re.compile(rb"[A-Z0-9]{4}")
+# Enough of a block's start to name it: header plus the fixed part of a CODE/RAWS payload.
+_NAMING_PREFIX = BLOCK_HEADER.size + CODE_HEADER.size
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the blocks are, as learned from the index or, failing that, by scanning."""
+
+    entries: list[IndexEntry]  # blocks before the index in file order; block number = position
+    index_length: int  # bytes of the intact index block, 0 if none was found
+    has_trailer: bool
+    damage: ContainerFormatError | None  # problem found while locating the blocks
+    incomplete: bool  # blocks may exist after entries[-1] that could not be reached
+
+
+class _NoIndex(Exception):
+    """The trailer or index cannot be used; carries the problem to report if a scan is clean.
+
+    `end_missing`: the file does not end with END_MAGIC, so it was most likely cut short.
+    """
+
+    def __init__(self, error: ContainerFormatError, *, end_missing: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.end_missing = end_missing
+
+
+class ContainerReader:
+    """Random access to a .eegc file; open with `ContainerReader.open(path)`.
+
+    Blocks are read on demand, one at a time, and their CRC is verified before parsing. By
+    default a file that is truncated or whose index is damaged is refused at open; with
+    `salvage=True` it opens anyway (blocks are then found by scanning), the intact blocks can be
+    read, queries that may depend on lost blocks raise, and `verify()` lists the damage.
+    Not thread-safe: the reader shares one file handle.
+    """
+
+    def __init__(self, path: Path, file: BinaryIO, version: tuple[int, int], layout: _Layout):
+        self.path = path
+        self._name = str(path)
+        self._file = file
+        self._version = version
+        self._layout = layout
+        entries = layout.entries
+        self._code_numbers = [n for n, e in enumerate(entries) if e.block_type == CODE]
+        self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type == RAWS]
+        self._metrics_number = next(
+            (n for n, e in enumerate(entries) if e.block_type == MTRC), None
+        )
+        self._meta: dict[str, Any] | None = None
+        self._metrics: dict[str, Any] | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, salvage: bool = False) -> ContainerReader:
+        path = Path(path)
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - owned by the reader until close()
+        except FileNotFoundError:
+            raise InputNotFoundError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise InputNotFoundError(f"{path}: is a directory, not a file") from None
+        except OSError as exc:
+            raise InputNotFoundError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        try:
+            name = str(path)
+            size = os.fstat(file.fileno()).st_size
+            version = _read_preamble(name, file)
+            layout = _locate_blocks(name, file, size)
+            _check_structure(name, version, layout)
+            if layout.damage is not None and not salvage:
+                raise layout.damage
+        except BaseException:
+            file.close()
+            raise
+        return cls(path, file, version, layout)
+
+    def __enter__(self) -> ContainerReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(major, minor) format version the file was written with."""
+        return self._version
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The pipeline's metadata (spec §5.1), decoded once and cached."""
+        if self._meta is None:
+            self._meta = self._decode(self._required(0), decode_json)
+        return self._meta
+
+    @property
+    def edf_header(self) -> bytes:
+        """The input's EDF header, byte for byte."""
+        return self._load(self._required(1))
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        """The metrics block, or None if the file has none."""
+        if self._metrics is None and self._metrics_number is not None:
+            self._metrics = self._decode(self._metrics_number, decode_json)
+        if self._metrics is None:
+            self._raise_if_incomplete()
+        return self._metrics
+
+    @property
+    def code_block_count(self) -> int:
+        self._raise_if_incomplete()
+        return len(self._code_numbers)
+
+    def code_block(self, i: int) -> CodeBlock:
+        if 0 <= i < len(self._code_numbers):
+            return self._code_block_at(self._code_numbers[i])
+        self._raise_if_incomplete()
+        raise IndexError(f"code block {i} out of range: the file has {len(self._code_numbers)}")
+
+    def iter_code_blocks(self) -> Iterator[CodeBlock]:
+        """All code blocks in order, decoded lazily: one in memory at a time."""
+        return self._iter(self._code_numbers, self._code_block_at)
+
+    def code_blocks_between(self, t0: float, t1: float) -> Iterator[CodeBlock]:
+        """Code blocks overlapping [t0, t1) seconds, found through the index."""
+        return self._iter(self._overlapping(self._code_numbers, t0, t1), self._code_block_at)
+
+    def iter_raw_blocks(self, signal_index: int | None = None) -> Iterator[RawBlock]:
+        """Raw blocks in file order, all signals or just one."""
+        numbers = [
+            n
+            for n in self._raw_numbers
+            if signal_index is None or self._layout.entries[n].key == signal_index
+        ]
+        return self._iter(numbers, self._raw_block_at)
+
+    def raw_blocks_between(self, signal_index: int, t0: float, t1: float) -> Iterator[RawBlock]:
+        """Raw blocks of one signal overlapping [t0, t1) seconds, found through the index."""
+        numbers = [n for n in self._raw_numbers if self._layout.entries[n].key == signal_index]
+        return self._iter(self._overlapping(numbers, t0, t1), self._raw_block_at)
+
+    def verify(self) -> list[str]:
+        """Check every block (CRC and full decode) and the file's structure.
+
+        Returns one line per problem; an empty list means the file is intact.
+        """
+        problems = []
+        for number, entry in enumerate(self._layout.entries):
+            try:
+                if entry.block_type == CODE:
+                    self._code_block_at(number)
+                elif entry.block_type == RAWS:
+                    self._raw_block_at(number)
+                elif entry.block_type in (META, MTRC):
+                    self._decode(number, decode_json)
+                else:
+                    self._load(number)
+            except ContainerFormatError as exc:
+                problems.append(str(exc))
+        if self._layout.damage is not None:
+            problems.append(str(self._layout.damage))
+        return problems
+
+    def sizes(self) -> dict[str, int]:
+        """Bytes per block type ("CODE", "RAWS", ...) including framing, plus "preamble",
+        "INDX", "trailer" and, for a damaged file, "unreadable"; the values sum to the file size.
+        """
+        sizes = {"preamble": PREAMBLE_SIZE}
+        for entry in self._layout.entries:
+            key = entry.block_type.decode("ascii")
+            sizes[key] = sizes.get(key, 0) + entry.length
+        if self._layout.index_length:
+            sizes[INDX.decode("ascii")] = self._layout.index_length
+        if self._layout.has_trailer:
+            sizes["trailer"] = TRAILER.size
+        unreadable = os.fstat(self._file.fileno()).st_size - sum(sizes.values())
+        if unreadable:
+            sizes["unreadable"] = unreadable
+        return sizes
+
+    def _iter(self, numbers: list[int], read: Callable[[int], _T]) -> Iterator[_T]:
+        for number in numbers:
+            yield read(number)
+        self._raise_if_incomplete()
+
+    def _overlapping(self, numbers: list[int], t0: float, t1: float) -> list[int]:
+        if not t0 <= t1:
+            raise ValueError(f"reversed time range [{t0}, {t1})")
+        entries = self._layout.entries
+        return [
+            n
+            for n in numbers
+            if t0 < t1
+            and entries[n].start_seconds < t1
+            and entries[n].start_seconds + entries[n].duration_seconds > t0
+        ]
+
+    def _code_block_at(self, number: int) -> CodeBlock:
+        block = self._decode(number, decode_code_block)
+        self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
+        return block
+
+    def _raw_block_at(self, number: int) -> RawBlock:
+        block = self._decode(number, decode_raw_block)
+        self._check_span(number, block.signal_index, block.start_seconds, block.duration_seconds)
+        return block
+
+    def _check_span(self, number: int, key: int, start: float, duration: float) -> None:
+        entry = self._layout.entries[number]
+        if (key, start, duration) != (entry.key, entry.start_seconds, entry.duration_seconds):
+            raise ContainerFormatError(f"{self._block_name(number)} does not match the index")
+
+    def _decode(self, number: int, decoder: Callable[[bytes], _T]) -> _T:
+        payload = self._load(number)
+        try:
+            return decoder(payload)
+        except ValueError as exc:
+            raise ContainerFormatError(f"{self._block_name(number)} is malformed: {exc}") from None
+
+    def _load(self, number: int) -> bytes:
+        """Payload of block `number`, after checking its CRC and its header against the index."""
+        entry = self._layout.entries[number]
+        data = _read_at(self._file, entry.offset, entry.length)
+        if len(data) != entry.length:
+            raise ContainerFormatError(
+                f"{self._name}: truncated: ends inside {self._block_name(number, with_file=False)}"
+            )
+        if not _crc_ok(data):
+            raise ChecksumError(f"{self._block_name(number)} is damaged: checksum mismatch")
+        block_type, flags, length = BLOCK_HEADER.unpack_from(data)
+        if (block_type, flags, length + BLOCK_OVERHEAD) != (
+            entry.block_type,
+            entry.flags,
+            entry.length,
+        ):
+            raise ContainerFormatError(f"{self._block_name(number)} does not match the index")
+        return data[BLOCK_HEADER.size : -CRC.size]
+
+    def _required(self, number: int) -> int:
+        """Block 0 (META) or 1 (EDFH), which the format requires and _check_structure checked."""
+        if number >= len(self._layout.entries):
+            self._raise_if_incomplete()
+        return number
+
+    def _raise_if_incomplete(self) -> None:
+        damage = self._layout.damage
+        if self._layout.incomplete and damage is not None:
+            raise type(damage)(str(damage))
+
+    def _block_name(self, number: int, *, with_file: bool = True) -> str:
+        entry = self._layout.entries[number]
+        described = _describe(
+            entry.block_type, (entry.key, entry.start_seconds, entry.duration_seconds)
+        )
+        name = f"block {number} ({described})"
+        return f"{self._name}: {name}" if with_file else name
+
+
+def _read_preamble(name: str, file: BinaryIO) -> tuple[int, int]:
+    data = _read_at(file, 0, PREAMBLE_SIZE)
+    if not data:
+        raise ContainerFormatError(f"{name}: not an eegzip container (empty file)")
+    if len(data) < len(MAGIC) and MAGIC.startswith(data):
+        raise ContainerFormatError(f"{name}: truncated: ends inside the preamble")
+    if not data.startswith(MAGIC):
+        hint = " (its signature is mangled: copied in text mode?)" if data[1:4] == b"EEG" else ""
+        raise ContainerFormatError(f"{name}: not an eegzip container{hint}")
+    if len(data) < PREAMBLE_SIZE:
+        raise ContainerFormatError(f"{name}: truncated: ends inside the preamble")
+    if not _crc_ok(data):
+        raise ChecksumError(f"{name}: the preamble is damaged: checksum mismatch")
+    _, major, minor = PREAMBLE.unpack_from(data)
+    if major > FORMAT_MAJOR:
+        raise UnsupportedError(
+            f"{name}: made by a newer eegzip (format {major}.x); this eegzip reads {FORMAT_MAJOR}.x"
+        )
+    if major < 1:
+        raise ContainerFormatError(f"{name}: unknown format version {major}.{minor}")
+    return major, minor
+
+
+def _locate_blocks(name: str, file: BinaryIO, size: int) -> _Layout:
+    try:
+        entries, index_length = _read_index(name, file, size)
+    except _NoIndex as no_index:
+        return _scan(name, file, size, no_index)
+    return _Layout(entries, index_length, has_trailer=True, damage=None, incomplete=False)
+
+
+def _read_index(name: str, file: BinaryIO, size: int) -> tuple[list[IndexEntry], int]:
+    """Entries from trailer and index, checked to tile the file from preamble to index."""
+    no_trailer = _NoIndex(ContainerFormatError(f"{name}: has no trailer"), end_missing=True)
+    if size < PREAMBLE_SIZE + BLOCK_OVERHEAD + TRAILER.size:
+        raise no_trailer
+    index_offset, index_length, end = TRAILER.unpack(
+        _read_at(file, size - TRAILER.size, TRAILER.size)
+    )
+    if end != END_MAGIC:
+        raise no_trailer
+    misplaced = _NoIndex(
+        ContainerFormatError(f"{name}: the trailer is damaged: it does not point at the index")
+    )
+    if index_offset < PREAMBLE_SIZE or index_offset + index_length != size - TRAILER.size:
+        raise misplaced
+    data = _read_at(file, index_offset, index_length)
+    if len(data) < BLOCK_OVERHEAD:
+        raise misplaced
+    if not _crc_ok(data):
+        raise _NoIndex(ChecksumError(f"{name}: the index is damaged: checksum mismatch"))
+    block_type, _, length = BLOCK_HEADER.unpack_from(data)
+    if block_type != INDX or length + BLOCK_OVERHEAD != index_length:
+        raise misplaced
+    try:
+        entries = decode_index(data[BLOCK_HEADER.size : -CRC.size])
+    except ValueError as exc:
+        raise _NoIndex(ContainerFormatError(f"{name}: the index is malformed: {exc}")) from None
+    position = PREAMBLE_SIZE
+    for number, entry in enumerate(entries):
+        if entry.offset != position or entry.length < BLOCK_OVERHEAD:
+            raise _NoIndex(
+                ContainerFormatError(f"{name}: the index is malformed: entry {number} is misplaced")
+            )
+        position += entry.length
+    if position != index_offset:
+        raise _NoIndex(
+            ContainerFormatError(f"{name}: the index is malformed: it does not cover the file")
+        )
+    return entries, index_length
+
+
+def _scan(name: str, file: BinaryIO, size: int, no_index: _NoIndex) -> _Layout:
+    """Find blocks by walking their headers from the preamble, checking each CRC on the way.
+
+    Stops at the first block that is cut short or damaged: its length field, and so the
+    position of every later block, can no longer be trusted.
+    """
+    entries: list[IndexEntry] = []
+    offset = PREAMBLE_SIZE
+
+    def stop(error: ContainerFormatError) -> _Layout:
+        return _Layout(entries, 0, has_trailer=False, damage=error, incomplete=True)
+
+    def overrun(number: int, described: str) -> _Layout:
+        if no_index.end_missing:
+            return stop(
+                ContainerFormatError(f"{name}: truncated: ends inside block {number} ({described})")
+            )
+        return stop(
+            ContainerFormatError(
+                f"{name}: block {number} ({described}) is damaged: it runs past the end of the file"
+            )
+        )
+
+    while True:
+        number = len(entries)
+        remaining = size - offset
+        if remaining == 0:
+            if entries:
+                last = entries[-1]
+                described = _describe(
+                    last.block_type, (last.key, last.start_seconds, last.duration_seconds)
+                )
+                where = f"after block {number - 1} ({described})"
+            else:
+                where = "after the preamble"
+            return stop(ContainerFormatError(f"{name}: truncated: ends {where}, before the index"))
+        prefix = _read_at(file, offset, min(remaining, _NAMING_PREFIX))
+        described = _describe_prefix(prefix)
+        if len(prefix) < BLOCK_HEADER.size:
+            return overrun(number, described)
+        block_type, flags, length = BLOCK_HEADER.unpack_from(prefix)
+        if length + BLOCK_OVERHEAD > remaining:
+            return overrun(number, described)
+        data = _read_at(file, offset, length + BLOCK_OVERHEAD)
+        if not _crc_ok(data):
+            return stop(
+                ChecksumError(f"{name}: block {number} ({described}) is damaged: checksum mismatch")
+            )
+        if block_type == INDX:
+            problem = no_index.error
+            if remaining - len(data) < TRAILER.size:
+                problem = ContainerFormatError(f"{name}: truncated: ends inside the trailer")
+            return _Layout(entries, len(data), has_trailer=False, damage=problem, incomplete=False)
+        try:
+            key, start, duration = span_of(block_type, data[BLOCK_HEADER.size : -CRC.size])
+        except ValueError as exc:
+            return stop(
+                ContainerFormatError(f"{name}: block {number} ({described}) is malformed: {exc}")
+            )
+        entries.append(IndexEntry(block_type, flags, key, offset, len(data), start, duration))
+        offset += len(data)
+
+
+def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> None:
+    """Rules a CRC cannot catch: block order and numbering, and unknown block types."""
+    entries = layout.entries
+    for number, required in enumerate((META, EDFH)):
+        if number < len(entries):
+            if entries[number].block_type != required:
+                raise ContainerFormatError(
+                    f"{name}: block {number} is not the {BLOCK_KINDS[required]}"
+                )
+        elif not layout.incomplete:
+            raise ContainerFormatError(f"{name}: has no {BLOCK_KINDS[required]} block")
+    n_code_blocks = 0
+    seen_metrics = False
+    for number, entry in enumerate(entries[2:], start=2):
+        block_type = entry.block_type
+        where = f"{name}: block {number}"
+        if not _VALID_TYPE.fullmatch(block_type):
+            raise ContainerFormatError(f"{where} has an invalid type {_type_name(block_type)}")
+        if block_type in (META, EDFH, INDX) or (block_type == MTRC and seen_metrics):
+            raise ContainerFormatError(
+                f"{where} is an unexpected extra {BLOCK_KINDS[block_type]} block"
+            )
+        if block_type == CODE:
+            if entry.key != n_code_blocks:
+                raise ContainerFormatError(
+                    f"{where} is code block {entry.key}, expected {n_code_blocks}"
+                )
+            n_code_blocks += 1
+        seen_metrics |= block_type == MTRC
+        if block_type not in BLOCK_KINDS and not entry.flags & FLAG_OPTIONAL:
+            reserved = RESERVED_TYPES.get(block_type)
+            note = f" ({reserved}, reserved for a later version)" if reserved else ""
+            raise UnsupportedError(
+                f"{where} has type {_type_name(block_type)}{note}, which this eegzip cannot read "
+                f"(file format {version[0]}.{version[1]}; this eegzip reads "
+                f"{FORMAT_MAJOR}.{FORMAT_MINOR})"
+            )
+
+
+def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:
+    """'codes, 00:12:48–00:14:56', 'raw signal 3, …', 'metadata', "type 'XXXX'"."""
+    kind = BLOCK_KINDS.get(block_type) or f"type {_type_name(block_type)}"
+    if block_type not in (CODE, RAWS) or span is None:
+        return kind
+    key, start, duration = span
+    if block_type == RAWS:
+        kind = f"{kind} {key}"
+    return f"{kind}, {_clock(start)}–{_clock(start + duration)}"
+
+
+def _describe_prefix(prefix: bytes) -> str:
+    """Name a block from the first bytes of its (unverified) header and payload."""
+    if len(prefix) < 4:
+        return "header cut short"
+    try:
+        span = span_of(prefix[:4], prefix[BLOCK_HEADER.size :])
+    except ValueError:
+        span = None
+    return _describe(prefix[:4], span)
+
+
+def _clock(seconds: float) -> str:
+    """HH:MM:SS, with milliseconds only when needed."""
+    if not seconds < 1e12:  # no real recording is this long (also catches inf from a bad block)
+        return f"{seconds:.6g} s"
+    ms = round(seconds * 1000)
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{text}.{ms:03d}" if ms else text
+
+
+def _type_name(block_type: bytes) -> str:
+    return repr(block_type.decode("ascii", "backslashreplace"))
+
+
+def _crc_ok(data: bytes) -> bool:
+    """The last 4 bytes are the CRC-32 of everything before them."""
+    if len(data) < CRC.size:
+        return False
+    (stored,) = CRC.unpack_from(data, len(data) - CRC.size)
+    return zlib.crc32(data[: -CRC.size]) == stored
+
+
+def _read_at(file: BinaryIO, offset: int, length: int) -> bytes:
+    """Up to `length` bytes at `offset`; callers compare the length they got."""
+    file.seek(offset)
+    return file.read(length)

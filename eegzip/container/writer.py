@@ -1,0 +1,215 @@
+"""Streaming writer of .eegc files: blocks go to disk as they come, published atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import secrets
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..errors import EegzipError, OutputExistsError
+from .blocks import (
+    CodeBlock,
+    IndexEntry,
+    RawBlock,
+    encode_code_block,
+    encode_index,
+    encode_json,
+    encode_raw_block,
+)
+from .format import (
+    BLOCK_HEADER,
+    BLOCK_OVERHEAD,
+    CODE,
+    CRC,
+    EDFH,
+    END_MAGIC,
+    FORMAT_MAJOR,
+    FORMAT_MINOR,
+    INDX,
+    MAGIC,
+    META,
+    MTRC,
+    PREAMBLE,
+    RAWS,
+    TRAILER,
+)
+
+
+class _Stage(enum.IntEnum):
+    """What the file accepts next; the spec fixes META as block 0 and EDFH as block 1."""
+
+    META = 0
+    EDF_HEADER = 1
+    DATA = 2
+    AFTER_METRICS = 3
+    CLOSED = 4
+
+
+class ContainerWriter:
+    """Writes one .eegc file.
+
+    Blocks are written to a hidden temporary file next to `path` as they arrive; only the index
+    entries (44 bytes per block) stay in memory. `close()` appends the index and trailer, syncs
+    and renames, so `path` either does not exist or is a complete container. Any exception
+    inside a `with` block, or from a write, deletes the temporary file.
+
+    Call order: write_meta, write_edf_header, then code/raw blocks in any interleaving (code
+    blocks numbered 0, 1, 2, ...), then optionally write_metrics, then close.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        self.path = Path(path)
+        self._force = force
+        self._refuse_existing()
+        self._tmp_path = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise EegzipError(f"{self.path}: cannot create: {exc.strerror or exc}") from None
+        self._file = os.fdopen(fd, "wb")
+        self._offset = 0
+        self._entries: list[IndexEntry] = []
+        self._n_code_blocks = 0
+        self._stage = _Stage.META
+        preamble = PREAMBLE.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR)
+        self._write(preamble + CRC.pack(zlib.crc32(preamble)))
+
+    def __enter__(self) -> ContainerWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
+
+    def write_meta(self, meta: Mapping[str, Any]) -> None:
+        """The pipeline's metadata (spec §5.1); must be the first block."""
+        self._expect(_Stage.META, "metadata")
+        self._add_block(META, encode_json(meta))
+        self._stage = _Stage.EDF_HEADER
+
+    def write_edf_header(self, header: bytes) -> None:
+        """The input's EDF header bytes, verbatim; must directly follow the metadata."""
+        self._expect(_Stage.EDF_HEADER, "EDF header")
+        self._add_block(EDFH, bytes(header))
+        self._stage = _Stage.DATA
+
+    def write_code_block(self, block: CodeBlock) -> None:
+        self._expect(_Stage.DATA, "code block")
+        if block.index != self._n_code_blocks:
+            raise ValueError(f"code block {block.index} given; expected {self._n_code_blocks}")
+        self._add_block(
+            CODE,
+            encode_code_block(block),
+            key=block.index,
+            start=block.start_seconds,
+            duration=block.duration_seconds,
+        )
+        self._n_code_blocks += 1
+
+    def write_raw_block(self, block: RawBlock) -> None:
+        self._expect(_Stage.DATA, "raw block")
+        self._add_block(
+            RAWS,
+            encode_raw_block(block),
+            key=block.signal_index,
+            start=block.start_seconds,
+            duration=block.duration_seconds,
+        )
+
+    def write_metrics(self, metrics: Mapping[str, Any]) -> None:
+        """Quality metrics, known only once all data is coded; no data blocks may follow."""
+        self._expect(_Stage.DATA, "metrics")
+        self._add_block(MTRC, encode_json(metrics))
+        self._stage = _Stage.AFTER_METRICS
+
+    def close(self) -> None:
+        """Append index and trailer, fsync, and rename onto `path`. Idempotent."""
+        if self._stage == _Stage.CLOSED:
+            return
+        try:
+            if self._stage < _Stage.DATA:
+                raise ValueError("metadata and EDF header must be written before closing")
+            index_offset = self._offset
+            index_length = self._write_frame(INDX, encode_index(self._entries))
+            self._write(TRAILER.pack(index_offset, index_length, END_MAGIC))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._refuse_existing()  # the path may have appeared while we were writing
+            os.replace(self._tmp_path, self.path)
+        except BaseException:
+            self._abort()
+            raise
+        self._stage = _Stage.CLOSED
+        _fsync_directory(self.path.parent)
+
+    def _refuse_existing(self) -> None:
+        if self.path.is_dir():
+            raise OutputExistsError(f"{self.path}: is a directory")
+        if self.path.exists() and not self._force:
+            raise OutputExistsError(f"{self.path}: already exists (use --force to overwrite)")
+
+    def _expect(self, stage: _Stage, what: str) -> None:
+        if self._stage != stage:
+            raise ValueError(f"cannot write {what} now: writer is at stage {self._stage.name}")
+
+    def _add_block(
+        self,
+        block_type: bytes,
+        payload: bytes,
+        key: int = 0,
+        start: float = 0.0,
+        duration: float = 0.0,
+    ) -> None:
+        offset = self._offset
+        length = self._write_frame(block_type, payload)
+        self._entries.append(IndexEntry(block_type, 0, key, offset, length, start, duration))
+
+    def _write_frame(self, block_type: bytes, payload: bytes) -> int:
+        header = BLOCK_HEADER.pack(block_type, 0, len(payload))
+        crc = zlib.crc32(payload, zlib.crc32(header))
+        self._write(header)
+        self._write(payload)
+        self._write(CRC.pack(crc))
+        return len(payload) + BLOCK_OVERHEAD
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except BaseException:
+            self._abort()
+            raise
+        self._offset += len(data)
+
+    def _abort(self) -> None:
+        """Forget everything written: close and delete the temporary file."""
+        self._stage = _Stage.CLOSED
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._tmp_path.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

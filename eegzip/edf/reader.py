@@ -1,0 +1,140 @@
+"""Streaming EDF/EDF+/BDF reader.
+
+The data records are memory-mapped and read by record range, so memory use depends on the
+range asked for, not on the recording length (a 24-hour file is read in pieces).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from itertools import accumulate
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from eegzip.edf.annotations import Annotation, AnnotationTrack, parse_annotation_records
+from eegzip.edf.header import EdfHeader, header_size, parse_header
+from eegzip.errors import EdfFormatError, InputNotFoundError
+
+
+class EdfFile:
+    """An open, validated EDF/BDF file. Use `EdfFile.open(path)`, ideally as a context manager."""
+
+    def __init__(self, path: Path, raw_header: bytes, header: EdfHeader) -> None:
+        self.path = path
+        self.raw_header = raw_header
+        """The header bytes exactly as in the file (for a -1 record count too)."""
+        self.header = header
+        """Parsed header; `n_records` is the real count even if the file says -1."""
+        self._data: np.memmap | None = np.memmap(
+            path,
+            dtype=np.uint8,
+            mode="r",
+            offset=header.header_bytes,
+            shape=(header.n_records, header.record_size),
+        )
+        bps = header.bytes_per_sample
+        sizes = [s.samples_per_record * bps for s in header.signals]
+        self._byte_offsets = (0, *accumulate(sizes))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> EdfFile:
+        """Open and validate `path`: header fields and file size must agree."""
+        path = Path(path)
+        name = str(path)
+        try:
+            with path.open("rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
+                    raise EdfFormatError(f"{name}: empty file")
+                first = f.read(256)
+                raw = first + f.read(header_size(first, name) - 256)
+        except FileNotFoundError:
+            raise InputNotFoundError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise InputNotFoundError(f"{name}: is a directory, not an EDF file") from None
+        except OSError as exc:
+            raise InputNotFoundError(f"{name}: cannot read ({exc.strerror})") from None
+        header = parse_header(raw, name, file_size=size)
+        return cls(path, raw, header)
+
+    def __enter__(self) -> EdfFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the memory map (arrays already returned are copies and stay valid)."""
+        self._data = None
+
+    def _block(self, signal_index: int, start_record: int, stop_record: int | None) -> np.ndarray:
+        """(records, bytes) view of one signal's bytes over a record range."""
+        if self._data is None:
+            raise ValueError(f"{self.path}: file is closed")
+        n_signals = len(self.header.signals)
+        if not 0 <= signal_index < n_signals:
+            raise IndexError(f"signal index {signal_index} out of range 0..{n_signals - 1}")
+        n = self.header.n_records
+        stop = n if stop_record is None else stop_record
+        if not 0 <= start_record <= stop <= n:
+            raise ValueError(f"record range {start_record}..{stop} outside 0..{n}")
+        lo, hi = self._byte_offsets[signal_index], self._byte_offsets[signal_index + 1]
+        return self._data[start_record:stop, lo:hi]
+
+    def read_raw_signal_bytes(
+        self, signal_index: int, start_record: int = 0, stop_record: int | None = None
+    ) -> bytes:
+        """The signal's bytes over records [start, stop), records concatenated."""
+        return self._block(signal_index, start_record, stop_record).tobytes()
+
+    def read_digital(
+        self, signal_index: int, start_record: int = 0, stop_record: int | None = None
+    ) -> np.ndarray:
+        """The signal's stored integers over records [start, stop) as a 1-D int32 array."""
+        block = np.ascontiguousarray(self._block(signal_index, start_record, stop_record))
+        if not self.header.is_bdf:
+            return block.view("<i2").reshape(-1).astype(np.int32)
+        b = block.reshape(-1, 3).astype(np.int32)
+        value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        return (value ^ 0x800000) - 0x800000  # 24-bit two's complement sign extension
+
+    def read_physical(
+        self, signal_index: int, start_record: int = 0, stop_record: int | None = None
+    ) -> np.ndarray:
+        """The signal over records [start, stop) in its physical unit, float64."""
+        s = self.header.signals[signal_index]
+        digital = self.read_digital(signal_index, start_record, stop_record)
+        return s.offset + s.gain * digital.astype(np.float64)
+
+    @cached_property
+    def _track(self) -> AnnotationTrack:
+        h = self.header
+        if not h.is_plus or not h.annotation_indices:
+            onsets = tuple(r * h.record_duration for r in range(h.n_records))
+            return AnnotationTrack(start_offset=0.0, record_onsets=onsets, annotations=())
+        blocks = [np.array(self._block(i, 0, None)) for i in h.annotation_indices]
+        records = (tuple(b[r].tobytes() for b in blocks) for r in range(h.n_records))
+        return parse_annotation_records(records, str(self.path))
+
+    @property
+    def annotations(self) -> tuple[Annotation, ...]:
+        """EDF+/BDF+ annotations (onsets from the file start); empty for plain EDF/BDF."""
+        return self._track.annotations
+
+    @property
+    def record_onsets(self) -> tuple[float, ...]:
+        """Start of each data record in seconds from the file start (gaps only in EDF+D)."""
+        return self._track.record_onsets
+
+    @property
+    def start_subsecond(self) -> float:
+        """Seconds from the header start time to the first record (EDF+ only; else 0.0)."""
+        return self._track.start_offset

@@ -1,0 +1,91 @@
+"""Fuzzing the reader: damaged containers raise ContainerFormatError or UnsupportedError only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_container import assemble, read_everything, sample_content, split_frames, write_sample
+
+from eegzip.container.format import BLOCK_HEADER, CRC, TRAILER
+from eegzip.errors import ContainerFormatError, UnsupportedError
+
+Mutation = tuple[str, int, bytes]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """A scratch path, and a small valid container (a few KB) to mutate."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    original = write_sample(folder / "original.eegc", sample_content(shape=(2, 3, 4)))
+    return folder / "mutated.eegc", original.read_bytes()
+
+
+mutations = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "overwrite", "insert", "delete", "truncate"]),
+        st.integers(0, 1 << 16),  # position, taken modulo the current length
+        st.binary(min_size=1, max_size=12),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def mutate(data: bytes, steps: list[Mutation]) -> bytes:
+    out = bytearray(data)
+    for kind, position, chunk in steps:
+        at = position % (len(out) + 1)
+        if kind == "flip" and at < len(out):
+            out[at] ^= 1 << (chunk[0] % 8)
+        elif kind == "overwrite":
+            out[at : at + len(chunk)] = chunk
+        elif kind == "insert":
+            out[at:at] = chunk
+        elif kind == "delete":
+            del out[at : at + len(chunk)]
+        elif kind == "truncate":
+            del out[at:]
+    return bytes(out)
+
+
+def assert_only_clean_errors(path: Path) -> None:
+    """Open and read everything, strictly and in salvage mode; only our errors may escape."""
+    for salvage in (False, True):
+        try:
+            read_everything(path, salvage=salvage)
+        except (ContainerFormatError, UnsupportedError) as exc:
+            message = str(exc)
+            assert message.startswith(f"{path}: ") and "\n" not in message, message
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=mutations)
+def test_mutated_bytes(workspace: tuple[Path, bytes], steps: list[Mutation]) -> None:
+    path, original = workspace
+    path.write_bytes(mutate(original, steps))
+    assert_only_clean_errors(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(target=st.integers(0, 11), steps=mutations)
+def test_mutated_payloads_with_valid_checksums(
+    workspace: tuple[Path, bytes], target: int, steps: list[Mutation]
+) -> None:
+    """CRCs recomputed after the damage: exercises the decoders' and the index's own checks."""
+    path, original = workspace
+    frames = split_frames(original)
+    if target < len(frames):
+        block_type, flags, payload = frames[target]
+        frames[target] = (block_type, flags, mutate(payload, steps))
+        path.write_bytes(assemble(frames))
+    else:
+        path.write_bytes(assemble(frames, index=mutate(index_payload(original), steps)))
+    assert_only_clean_errors(path)
+
+
+def index_payload(data: bytes) -> bytes:
+    index_offset, index_length, _ = TRAILER.unpack_from(data, len(data) - TRAILER.size)
+    return data[index_offset + BLOCK_HEADER.size : index_offset + index_length - CRC.size]

@@ -1,0 +1,123 @@
+"""End to end: EDF → .eegc → EDF on real recordings, streaming independence, determinism."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pyedflib
+import pytest
+
+import eegzip
+from eegzip.container import ContainerReader
+from eegzip.edf import EdfFile
+from eegzip.pipeline.layout import BlockLayout
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return eegzip.load_codec()
+
+
+def _muse_file(shared_data):
+    return sorted((shared_data / "muse").glob("*.edf"))[0]
+
+
+@pytest.fixture(scope="module")
+def real_files(shared_data):
+    return {
+        "eegmat": shared_data / "eegmat" / "Subject20_2.edf",
+        "gb": shared_data / "guinea-bissau" / "gb-004.edf",
+        "muse": _muse_file(shared_data),
+    }
+
+
+@pytest.mark.parametrize("up,down,samples", [(64, 125, 31_000), (2, 1, 38_400), (1, 1, 30_720)])
+def test_layout_partitions_samples(up, down, samples):
+    layout = BlockLayout(up, down, hop=512, model_rate=256, block_frames=4, context_frames=1,
+                         source_samples=samples)  # fmt: skip
+    ranges = [layout.source_range(b) for b in range(layout.n_blocks)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == samples
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    for b in range(layout.n_blocks):
+        lo, hi, model_lo = layout.aligned_source_window(*layout.encode_window(b))
+        assert lo % down == 0 and model_lo * down == lo * up and hi <= samples
+
+
+@pytest.mark.parametrize("name", ["eegmat", "gb", "muse"])
+def test_round_trip_real_file(real_files, codec, tmp_path, name):
+    source = real_files[name]
+    container, restored = tmp_path / "x.eegc", tmp_path / "x.edf"
+    result = eegzip.compress(source, container, model=codec)
+    assert result.output_bytes < result.input_bytes / 4
+    assert result.fidelity is not None and result.fidelity["overall"]["prd"] is not None
+    eegzip.decompress(container, restored)
+    original, back = source.read_bytes(), restored.read_bytes()
+    assert len(back) == len(original)
+    with EdfFile.open(source) as a, EdfFile.open(restored) as b:
+        assert b.raw_header == a.raw_header
+        assert b.annotations == a.annotations
+        for i, signal in enumerate(a.header.signals):
+            if signal.is_annotation or i not in result_codec_indices(container):
+                assert np.array_equal(a.read_digital(i), b.read_digital(i)), signal.label
+    # Third-party readers accept the output.
+    raw = mne.io.read_raw_edf(restored, preload=True, verbose="error")
+    assert raw.n_times == round(a.header.duration * raw.info["sfreq"])
+    with pyedflib.EdfReader(str(restored)) as reader:
+        assert reader.signals_in_file == len(a.header.signals) - len(a.header.annotation_indices)
+
+
+def result_codec_indices(container):
+    with ContainerReader.open(container) as reader:
+        return set(reader.meta["codec_channels"])
+
+
+def test_guinea_bissau_offset_survives(real_files, codec, tmp_path):
+    """The ~4200 µV DC offset comes back; nothing is clipped."""
+    source = real_files["gb"]
+    result = eegzip.compress(source, tmp_path / "gb.eegc", model=codec)
+    eegzip.decompress(tmp_path / "gb.eegc", tmp_path / "gb.edf")
+    assert result.clipped_samples == 0
+    with EdfFile.open(source) as a, EdfFile.open(tmp_path / "gb.edf") as b:
+        x, y = a.read_physical(0), b.read_physical(0)
+        assert abs(np.median(x) - np.median(y)) < 5.0
+        assert np.max(np.abs(y - x)) < 4 * np.max(np.abs(x - np.median(x)))
+
+
+def test_deterministic_and_independent_of_length(real_files, codec, tmp_path):
+    """Same file twice → same bytes; a block's codes do not depend on what follows it."""
+    source = real_files["eegmat"]  # 62 s at 500 Hz
+    first, second = tmp_path / "a.eegc", tmp_path / "b.eegc"
+    eegzip.compress(source, first, model=codec, measure=False)
+    eegzip.compress(source, second, model=codec, measure=False)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_blocks_independent_of_recording_length(shared_data, codec, tmp_path):
+    """Codes of the first blocks are the same whether the file goes on or stops after them."""
+    from eegzip.edf import EdfWriter, build_header
+    from eegzip.pipeline.compress import CompressOptions, compress_file
+
+    source = shared_data / "eegmat" / "Subject21_1.edf"  # 182 s
+    options = CompressOptions(block_frames=4, context_frames=2, measure=False)
+    with EdfFile.open(source) as edf:
+        keep = 80  # records (s): blocks of 8 s → 10 whole blocks
+        short = tmp_path / "short.edf"
+        header = build_header(_with_records(edf.header, keep))
+        with EdfWriter(short, header) as writer:
+            writer.write_records(
+                [edf.read_digital(i, 0, keep) for i in range(len(edf.header.signals))]
+            )
+    compress_file(source, tmp_path / "long.eegc", codec, options)
+    compress_file(short, tmp_path / "short.eegc", codec, options)
+    with (
+        ContainerReader.open(tmp_path / "long.eegc") as a,
+        ContainerReader.open(tmp_path / "short.eegc") as b,
+    ):
+        for k in range(b.code_block_count - 1):  # the last short block sees the file's end
+            assert np.array_equal(a.code_block(k).codes, b.code_block(k).codes), k
+
+
+def _with_records(header, n):
+    from dataclasses import replace
+
+    return replace(header, n_records=n)
