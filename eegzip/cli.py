@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eegzip import __version__, api
+from eegzip.bench.command import BENCH_EPILOG, bench_command
 from eegzip.codec import registry
 from eegzip.errors import EegzipError
 
@@ -119,7 +120,7 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
 def _fidelity_cells(fidelity: dict | None) -> list[str]:
     overall = (fidelity or {}).get("overall", {})
     return [
-        _fmt(overall.get("prd"), ".1f"),
+        _fmt(overall.get("prdn"), ".1f"),
         _fmt(overall.get("snr_db"), ".1f"),
         _fmt(overall.get("r"), ".3f"),
         _fmt(overall.get("mel_loss"), ".3f"),
@@ -180,7 +181,7 @@ def compress(
             "size",
             "ratio",
             "bits/s/ch",
-            "PRD %",
+            "PRDN %",
             "SNR dB",
             "r",
             "mel",
@@ -201,6 +202,11 @@ def compress(
                 f"{r['wall_seconds']:.1f} s",
             )
         console.print(table)
+        for r in results:
+            for note in r["warnings"]:
+                errors.print(
+                    f"[yellow]warning:[/] {Path(r['input']).name}: {note}", highlight=False
+                )
 
 
 def _load_codec(model: str | None, device: str):
@@ -253,7 +259,7 @@ def decompress(
             if r["fidelity"]:
                 cells = _fidelity_cells(r["fidelity"])
                 console.print(
-                    f"  vs reference: PRD {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
+                    f"  vs reference: PRDN {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
                     f"mel {cells[3]}",
                     highlight=False,
                 )
@@ -295,7 +301,7 @@ def info(
         if fidelity:
             cells = _fidelity_cells(fidelity)
             console.print(
-                f"  stored fidelity: PRD {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
+                f"  stored fidelity: PRDN {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
                 f"mel {cells[3]}",
                 highlight=False,
             )
@@ -361,7 +367,7 @@ def demo(
         f"{packed.code_bits_per_second_per_channel:.0f} bit/s per channel) in "
         f"{packed.wall_seconds:.1f} s\n"
         f"  → {restored} in {unpacked.wall_seconds:.1f} s\n"
-        f"  fidelity: PRD {prd} %, SNR {snr} dB, r {r}, mel loss {mel}",
+        f"  fidelity: PRDN {prd} %, SNR {snr} dB, r {r}, mel loss {mel}",
         highlight=False,
     )
 
@@ -392,6 +398,9 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, betas 0.8/0.99).")] = 3e-4,
     eval_every: Annotated[int, typer.Option(help="Held-out check and checkpoint interval.")] = 250,
     threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 2,
+    gan: Annotated[
+        bool, typer.Option("--gan", help="Add DAC's multi-period and multi-band discriminators.")
+    ] = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Train a codec on EEG from scratch or fine-tune one; resumable, held-out checks logged."""
@@ -419,6 +428,7 @@ def train(
         crop_seconds=crop_seconds,
         lr=lr,
         eval_every=eval_every,
+        gan=gan,
         device=str(registry.pick_device(device)),
     )
     with _progress(errors.is_terminal) as task:
@@ -454,3 +464,6 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+app.command(name="bench", epilog=BENCH_EPILOG)(bench_command)

@@ -111,7 +111,7 @@ class EdfHeader:
 
     @property
     def variant(self) -> str:
-        """"EDF", "EDF+C", "EDF+D", "BDF", "BDF+C" or "BDF+D"."""
+        """ "EDF", "EDF+C", "EDF+D", "BDF", "BDF+C" or "BDF+D"."""
         base = "BDF" if self.is_bdf else "EDF"
         for suffix in ("+C", "+D"):
             if self.reserved.startswith(base + suffix):
@@ -263,9 +263,7 @@ def parse_header(raw: bytes, name: str, file_size: int | None = None) -> EdfHead
     duration_raw = raw[244:252]
     record_duration = p.number(duration_raw, "'duration of a data record'")
     if record_duration <= 0:
-        raise p.fail(
-            f"data record duration is {_show(duration_raw)} s; it must be greater than 0"
-        )
+        raise p.fail(f"data record duration is {_show(duration_raw)} s; it must be greater than 0")
     header = EdfHeader(
         version=raw[:8].decode("latin-1"),
         patient=_text(raw[8:88]),
@@ -300,9 +298,7 @@ def _parse_signals(p: _Parser, raw: bytes, ns: int) -> tuple[SignalHeader, ...]:
     for i in range(ns):
         label = _text(columns["label"][i])
         where = f"of signal {i + 1} ({ascii(label)})"
-        fields = {
-            attr: (columns[attr][i], f"'{desc}' {where}") for attr, _, desc in _SIGNAL_FIELDS
-        }
+        fields = {attr: (columns[attr][i], f"'{desc}' {where}") for attr, _, desc in _SIGNAL_FIELDS}
         signals.append(
             SignalHeader(
                 label=label,

@@ -60,6 +60,7 @@ class CompressResult:
     wall_seconds: float
     clipped_samples: int
     fidelity: dict | None = field(default=None)
+    warnings: tuple[str, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -85,7 +86,23 @@ class CompressResult:
             "wall_seconds": round(self.wall_seconds, 3),
             "clipped_samples": self.clipped_samples,
             "fidelity": self.fidelity,
+            "warnings": list(self.warnings),
         }
+
+
+def recording_warnings(header: EdfHeader, clipped: int) -> tuple[str, ...]:
+    """What a user should know about this file's reconstruction."""
+    notes = []
+    if header.variant.endswith("+D"):
+        notes.append(
+            "discontinuous recording (EDF+D): records are coded as one continuous signal, so "
+            "samples next to a gap blend across it; record times and annotations stay exact"
+        )
+    if clipped:
+        notes.append(
+            f"{clipped} decoded samples exceeded their channel's digital range and were clamped"
+        )
+    return tuple(notes)
 
 
 def plan_channels(header: EdfHeader, options: CompressOptions, name: str) -> CodecChannels:
@@ -253,4 +270,5 @@ def compress_file(
         wall_seconds=time.perf_counter() - started,
         clipped_samples=clipped,
         fidelity=fidelity,
+        warnings=recording_warnings(h, clipped),
     )

@@ -20,6 +20,7 @@ from eegzip.codec.checkpoints import load_weights, save_safetensors
 from eegzip.codec.dac import DAC, DACConfig
 from eegzip.metrics.mel import MultiScaleMelLoss
 from eegzip.train.data import CropSampler, split_files
+from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.losses import CodecLoss, LossWeights
 
 EVAL_CODEBOOKS = (3, 6, 9)
@@ -41,11 +42,11 @@ class TrainConfig:
     eval_every: int = 250
     eval_crops: int = 48
     dead_code_every: int = 100
-    autoencoder_warmup: int = 0
     seed: int = 0
     train_datasets: tuple[str, ...] = ()
     eval_datasets: tuple[str, ...] = ("eegmat", "guinea-bissau")
     weights: LossWeights = field(default_factory=LossWeights)
+    gan: bool = False
     device: str = "cpu"
 
     def to_json(self) -> dict:
@@ -81,29 +82,6 @@ def _reset_dead_codes(model: DAC, usage: torch.Tensor, latents: torch.Tensor) ->
     return moved
 
 
-def _autoencoder_forward(model: DAC, x: torch.Tensor) -> dict:
-    """Warm-up pass around the quantiser: encoder and decoder learn to agree first."""
-    z = model.encoder(x)
-    zero = torch.zeros((), device=x.device)
-    return {
-        "audio": model.decode(z)[..., : x.shape[-1]],
-        "vq/commitment_loss": zero,
-        "vq/codebook_loss": zero,
-    }
-
-
-@torch.no_grad()
-def _init_codebooks_from_data(model: DAC, x: torch.Tensor) -> None:
-    """Seed every codebook with residual latents of real data when quantisation starts."""
-    residual = model.encoder(x)
-    for vq in model.quantizer.quantizers:
-        z_e = vq.in_proj(residual)
-        flat = z_e.transpose(1, 2).reshape(-1, z_e.shape[1])
-        picks = torch.randint(0, len(flat), (vq.codebook_size,), device=flat.device)
-        vq.codebook.weight.copy_(flat[picks] + 1e-3 * torch.randn_like(flat[picks]))
-        residual = residual - vq.out_proj(vq.lookup(vq.nearest(z_e)[1]))
-
-
 def _perplexity(usage: torch.Tensor) -> list[float]:
     p = usage.float() / usage.sum(dim=1, keepdim=True).clamp(min=1)
     entropy = -(p * torch.log(p.clamp(min=1e-12))).sum(dim=1)
@@ -133,6 +111,17 @@ def evaluate(model: DAC, crops: torch.Tensor, mel: MultiScaleMelLoss) -> dict[st
     return results
 
 
+def _discriminator_step(
+    disc: Discriminator, optimizer: torch.optim.Optimizer, real, fake, config: TrainConfig
+) -> torch.Tensor:
+    loss = discriminator_loss(disc, real, fake)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(disc.parameters(), config.grad_clip)
+    optimizer.step()
+    return loss.detach()
+
+
 def _initial_model(config: TrainConfig) -> DAC:
     if config.init is None:
         return DAC(config.model)
@@ -156,6 +145,10 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     ).to(device)
     loss_fn = CodecLoss(rate, config.weights).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.8, 0.99))
+    disc = Discriminator().to(device) if config.gan else None
+    optimizer_d = (
+        torch.optim.AdamW(disc.parameters(), lr=config.lr, betas=(0.8, 0.99)) if disc else None
+    )
     step = 0
     best = math.inf
     checkpoint = _checkpoint_path(config.out_dir)
@@ -163,6 +156,9 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if disc is not None and "discriminator" in state:
+            disc.load_state_dict(state["discriminator"])
+            optimizer_d.load_state_dict(state["optimizer_d"])
         step = int(state["step"])
         best = float(state.get("best", math.inf))
         sampler._rng = np.random.default_rng([config.seed, step])
@@ -181,26 +177,28 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     model.train()
     started = time.time()
     while step < config.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr * _lr_factor(step, config)
+        for opt in (optimizer, optimizer_d) if optimizer_d else (optimizer,):
+            for group in opt.param_groups:
+                group["lr"] = config.lr * _lr_factor(step, config)
         x = torch.from_numpy(sampler.batch(config.batch_size)).to(device)
-        if step < config.autoencoder_warmup:
-            terms = loss_fn(x, _autoencoder_forward(model, x))
-        else:
-            if step == config.autoencoder_warmup > 0:
-                _init_codebooks_from_data(model, torch.from_numpy(sampler.batch(64)).to(device))
-            out = model(x)
-            terms = loss_fn(x, out)
+        out = model(x)
+        terms = loss_fn(x, out)
+        if disc is not None:
+            terms["discriminator"] = _discriminator_step(disc, optimizer_d, x, out["audio"], config)
+            adversarial, matching = generator_losses(disc, x, out["audio"])
+            terms["adversarial"], terms["feature_matching"] = adversarial, matching
+            w = config.weights
+            terms["total"] = terms["total"] + w.adversarial * adversarial
+            terms["total"] = terms["total"] + w.feature_matching * matching
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         step += 1
         record = {"step": step}
-        if step > config.autoencoder_warmup:
-            for i in range(out["codes"].shape[1]):
-                usage[i] += torch.bincount(out["codes"][:, i].flatten(), minlength=model.codebook_size)
-        if step > config.autoencoder_warmup and step % config.dead_code_every == 0:
+        for i in range(out["codes"].shape[1]):
+            usage[i] += torch.bincount(out["codes"][:, i].flatten(), minlength=model.codebook_size)
+        if step % config.dead_code_every == 0:
             record["perplexity"] = _perplexity(usage)
             record["dead_codes_reset"] = _reset_dead_codes(model, usage, out["latents"].detach())
             usage.zero_()
@@ -216,6 +214,14 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "step": step,
+                    **(
+                        {
+                            "discriminator": disc.state_dict(),
+                            "optimizer_d": optimizer_d.state_dict(),
+                        }
+                        if disc is not None
+                        else {}
+                    ),
                     "best": min(best, record["heldout"][str(min(9, model.n_codebooks))]["mel"]),
                 },
                 checkpoint.with_suffix(".tmp"),

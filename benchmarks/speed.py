@@ -1,0 +1,182 @@
+"""Speed and memory against zstd -19 on a 20-minute, 19-channel, 256 Hz EDF built from real EEG.
+
+The recording is assembled in a temporary folder from EEGMAT channels (500 Hz, resampled to
+256 Hz and tiled across subjects) and never kept. Each tool runs in its own process so its
+peak RSS is its own.
+
+    python benchmarks/speed.py [--data ../shared/data] [--out benchmarks/results/speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from eegzip.edf import EdfFile, EdfHeader, EdfWriter, SignalHeader, build_header
+
+LABELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3",
+          "Pz", "P4", "T6", "O1", "O2"]  # fmt: skip
+MINUTES = 20
+RATE = 256
+
+
+def build_recording(data: Path, path: Path) -> Path:
+    """19 channels × 20 min at 256 Hz, each channel a concatenation of real EEGMAT channels."""
+    sources = sorted((data / "eegmat").glob("Subject*_1.edf"))
+    need = MINUTES * 60 * RATE
+    pool: list[np.ndarray] = []
+    for src in sources:
+        with EdfFile.open(src) as edf:
+            for i, s in enumerate(edf.header.signals):
+                if not s.is_annotation:
+                    pool.append(resample_poly(edf.read_physical(i), 64, 125))
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in LABELS:
+        picks, total = [], 0
+        while total < need:
+            piece = pool[rng.integers(len(pool))]
+            picks.append(piece)
+            total += len(piece)
+        rows.append(np.concatenate(picks)[:need])
+    signals = tuple(
+        SignalHeader(
+            label=f"EEG {name}",
+            physical_dimension="uV",
+            physical_min=-3276.8,
+            physical_max=3276.7,
+            digital_min=-32768,
+            digital_max=32767,
+            samples_per_record=RATE,
+        )  # fmt: skip
+        for name in LABELS
+    )
+    header = EdfHeader(startdate="01.01.24", starttime="00.00.00", n_records=MINUTES * 60,
+                       record_duration_raw="1", signals=signals)  # fmt: skip
+    digital = [np.clip(np.rint(r / 0.1), -32768, 32767).astype(np.int32) for r in rows]
+    with EdfWriter(path, build_header(header), force=True) as writer:
+        writer.write_records(digital)
+    return path
+
+
+def measure(command: list[str]) -> dict:
+    """Wall time and peak RSS of one command run in a fresh child process."""
+    wrapper = (
+        "import resource, subprocess, sys, time;"
+        "t = time.perf_counter(); r = subprocess.run(sys.argv[1:]);"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+        " r.returncode)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=True
+    )
+    wall, rss_kb, code = out.stdout.split()[-3:]
+    if int(code) != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed: {out.stderr}")
+    return {
+        "command": shlex.join(command),
+        "seconds": float(wall),
+        "peak_rss_mb": int(rss_kb) / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "speed.json"
+    )
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    eegzip = [sys.executable, "-m", "eegzip"]
+    with tempfile.TemporaryDirectory() as tmp:
+        edf = build_recording(args.data, Path(tmp) / "rec20min.edf")
+        runs: dict[str, list[dict]] = {}
+        commands = {
+            "zstd -19": ["zstd", "-19", "-q", "-f", str(edf), "-o", f"{tmp}/rec.zst"],
+            "xz -9": ["xz", "-9", "-k", "-f", "-c", str(edf)],
+            "eegzip compress --no-metrics": [
+                *eegzip,
+                "compress",
+                str(edf),
+                "-o",
+                f"{tmp}/a.eegc",
+                "--force",
+                "--no-metrics",
+            ],
+            "eegzip compress (with metrics)": [
+                *eegzip,
+                "compress",
+                str(edf),
+                "-o",
+                f"{tmp}/b.eegc",
+                "--force",
+            ],
+            "eegzip decompress": [
+                *eegzip,
+                "decompress",
+                f"{tmp}/a.eegc",
+                "-o",
+                f"{tmp}/back.edf",
+                "--force",
+            ],
+            "python -c 'import eegzip.cli' (start-up)": [sys.executable, "-c", "import eegzip.cli"],
+        }
+        for name, command in commands.items():
+            if name == "xz -9":
+                command = ["sh", "-c", shlex.join(command) + f" > {tmp}/rec.xz"]
+            runs[name] = [measure(command) for _ in range(args.repeats)]
+        sizes = {
+            "edf": edf.stat().st_size,
+            "zstd -19": Path(f"{tmp}/rec.zst").stat().st_size,
+            "xz -9": Path(f"{tmp}/rec.xz").stat().st_size,
+            "eegc": Path(f"{tmp}/a.eegc").stat().st_size,
+        }
+    best = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
+    peak = {name: max(r["peak_rss_mb"] for r in rs) for name, rs in runs.items()}
+    zstd = best["zstd -19"]
+    result = {
+        "command": "python benchmarks/speed.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "recording": f"{len(LABELS)} channels, {MINUTES} min, {RATE} Hz, EDF int16 (from EEGMAT)",
+        "sizes_bytes": sizes,
+        "best_seconds": best,
+        "peak_rss_mb": peak,
+        "runs": runs,
+        "targets": {
+            "compress_no_metrics_vs_zstd": best["eegzip compress --no-metrics"] / zstd,
+            "compress_with_metrics_vs_zstd": best["eegzip compress (with metrics)"] / zstd,
+            "decompress_vs_zstd": best["eegzip decompress"] / zstd,
+            "peak_rss_mb_max": max(peak[k] for k in peak if k.startswith("eegzip")),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in ("command", "sizes_bytes", "best_seconds", "peak_rss_mb", "targets")
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

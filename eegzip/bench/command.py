@@ -1,0 +1,282 @@
+"""The ``eegzip bench`` command; ``eegzip.cli`` registers it (and is imported lazily here)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from eegzip import __version__
+from eegzip.bench import require
+from eegzip.bench.plots import write_plots
+from eegzip.bench.run import Example, bench_file, measured_to_dict, merge, time_model_load
+from eegzip.bench.tables import baseline_table, fidelity_table, size_table, task_table
+from eegzip.bench.tasks import REPEATS, run_task
+from eegzip.codec.registry import Codec
+from eegzip.errors import EegzipError, InputNotFoundError
+
+TASK_CODEBOOKS = (9, 6, 3)
+
+BENCH_EPILOG = (
+    "Examples:\n\n  eegzip bench rec.edf --codebooks 6\n\n"
+    "  eegzip bench recordings/ --codebooks 1-9 --limit 10 --plot figures/ --json\n\n"
+    "  eegzip bench data/ --task epilepsy --codebooks 9,6,3\n\n"
+    "  eegzip bench data/ --task arithmetic --codebooks none   (originals only)\n\n"
+    "Needs the bench extra: pip install 'eegzip\\[bench]'."
+)
+
+NOTES = {
+    "sizes": "ratio = EDF bytes / .eegc bytes; bits_per_second_per_channel = 8 × CODE-block "
+    "bytes / (duration × codec channels); nominal = codebooks × ceil(log2 codebook size) × "
+    "frames per second",
+    "speed": "wall time of one eegzip.api.compress (measure=False) and one "
+    "eegzip.api.decompress call per file, each loading the model from its file as decompress "
+    "always does; model_load_seconds is one such load, for reference",
+    "memory": "peak RSS while each step ran (Linux VmHWM, reset through /proc/self/clear_refs "
+    "before the step), which includes the interpreter, torch and the loaded model; "
+    "peak_rss_increase_mb is the rise over the RSS at the step's start",
+    "fidelity": "eegzip.metrics.compare of the decoded EDF against the original, codec "
+    "channels in µV (equal to what compress stores with its metrics on)",
+    "wavelet": "db4, 5 levels, 2-s windows, one uniform step bisected to the eegzip CODE bytes "
+    "(reached_target false: even all-zero coefficients do not fit); output on the EDF grid",
+    "aggregate": "sizes and times summed, peak memory the maximum, fidelity the mean of the "
+    "files' overall rows weighted by channel-seconds",
+}
+
+
+class TaskName(str, Enum):
+    epilepsy = "epilepsy"
+    arithmetic = "arithmetic"
+
+
+def _report(error: EegzipError) -> None:
+    """cli._fail prints through Rich markup, which would swallow text like "eegzip[bench]"."""
+    from eegzip import cli
+
+    cli._fail(EegzipError(escape(str(error))))
+
+
+def parse_codebooks(text: str, available: int) -> list[int]:
+    """'6', '1-9', '3,6,9', '1-3,9' or 'none' → sorted distinct counts in 1..available."""
+    if text.strip().lower() == "none":
+        return []
+    counts: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            first, last = int(low), int(high or low)
+            if first > last:
+                raise ValueError
+            counts.update(range(first, last + 1))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected N, A-B, a comma list of those, or none", param_hint="--codebooks"
+        ) from None
+    if not all(1 <= n <= available for n in counts):
+        raise typer.BadParameter(
+            f"{text!r}: the model has codebooks 1..{available}", param_hint="--codebooks"
+        )
+    return sorted(counts, reverse=True)
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The invocation with every option spelled out (defaults too), which reproduces the run."""
+    words = ["eegzip", ctx.info_name or "bench"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if value is None or value is False:
+            continue
+        if param.param_type_name == "argument":
+            words.extend(str(v) for v in value)
+        elif value is True:
+            words.append(param.opts[0])
+        else:
+            words.extend([param.opts[0], str(value.value if isinstance(value, Enum) else value)])
+    return shlex.join(words)
+
+
+def model_dict(codec: Codec) -> dict:
+    return {
+        "name": codec.spec.name,
+        "sha256": codec.spec.sha256,
+        "sample_rate": codec.sample_rate,
+        "hop_length": codec.hop_length,
+        "n_codebooks": codec.n_codebooks,
+        "codebook_size": codec.codebook_size,
+    }
+
+
+def _run_bench(
+    paths: list[Path], codec: Codec, codebooks: str | None, limit: int | None, show: bool
+) -> tuple[dict[str, Any], Example | None, int]:
+    """Bench every file; the JSON fields, the plot example and the exit code of failed files."""
+    from eegzip import cli
+
+    counts = parse_codebooks(codebooks or str(codec.n_codebooks), codec.n_codebooks)
+    if not counts:
+        raise typer.BadParameter("benchmarking files needs a codebook count")
+    items = cli._expand(paths, cli.EDF_SUFFIXES)[:limit]
+    if not items:
+        raise InputNotFoundError(f"no EDF/BDF files in {', '.join(map(str, paths))}")
+    model_load = time_model_load(codec)
+    measured, files, example, exit_code = [], [], None, 0
+    with cli._progress(show) as task:
+        for item in items:
+            try:
+                result, file_example = bench_file(item, codec, counts, task)
+            except EegzipError as error:
+                _report(error)
+                exit_code = exit_code or error.exit_code
+                files.append({"name": str(item), "error": str(error), "exit_code": error.exit_code})
+                continue
+            measured.append(result)
+            files.append(measured_to_dict(result, codec))
+            example = example or file_example
+    output = {
+        "codebooks": counts,
+        "model_load_seconds": round(model_load, 3),
+        "notes": NOTES,
+        "files": files,
+        "aggregate": measured_to_dict(merge(measured), codec) if measured else None,
+    }
+    return output, example, exit_code
+
+
+def _run_task(
+    name: str,
+    paths: list[Path],
+    codec: Codec | None,
+    codebooks: str | None,
+    limit: int | None,
+    repeats: int,
+    plot: bool,
+    show: bool,
+) -> dict[str, Any]:
+    from eegzip import cli
+
+    if len(paths) != 1:
+        raise typer.BadParameter("--task takes one path: the data folder")
+    if plot:
+        raise typer.BadParameter("--plot draws file benchmarks, not --task results")
+    available = codec.n_codebooks if codec else 0
+    default = ",".join(str(n) for n in TASK_CODEBOOKS if n <= available) or "none"
+    counts = parse_codebooks(codebooks or default, available)
+    with cli._progress(show) as progress:
+        task = run_task(name, paths[0], codec, counts, limit=limit, repeats=repeats, task=progress)
+    return {"codebooks": counts, "task": task}
+
+
+def _print(console: Console, result: dict[str, Any]) -> None:
+    console.print(f"command: {result['command']}", highlight=False, soft_wrap=True)
+    if "task" in result:
+        console.print(task_table(result["task"]))
+        console.print(
+            "Δ: paired over the same splits; p: Nadeau–Bengio corrected resampled t-test and "
+            "sign test of the balanced-accuracy differences; within noise: corrected p ≥ 0.05",
+            highlight=False,
+        )
+        return
+    entries = [f for f in result["files"] if "error" not in f]
+    if len(entries) > 1:
+        entries.append(result["aggregate"])
+    if entries:
+        for table in (size_table(entries), fidelity_table(entries), baseline_table(entries)):
+            console.print(table)
+    for path in result.get("plots", []):
+        console.print(f"wrote {path}", highlight=False)
+
+
+def _require_extras(task: bool, plot: bool) -> None:
+    """Fail before any long work if a package of the bench extra is missing."""
+    needs = (
+        [("sklearn", "scikit-learn")]
+        if task
+        else [("pywt", "PyWavelets"), ("soundfile", "soundfile")]
+    )
+    if plot:
+        needs.append(("matplotlib", "matplotlib"))
+    for module, package in needs:
+        require(module, package)
+
+
+def bench_command(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="EDF/BDF files or folders; with --task, the data folder (splits.csv)."),
+    ],
+    codebooks: Annotated[
+        str | None,
+        typer.Option(
+            "--codebooks",
+            "-n",
+            help="6, a sweep 1-9, a list 3,6,9, or none (originals only, --task). "
+            "Default: all of the model's; 9,6,3 with --task.",
+        ),
+    ] = None,
+    task: Annotated[
+        TaskName | None,
+        typer.Option("--task", help="Downstream classification on the test split instead."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="At most N files (with --task: subjects per class)."),
+    ] = None,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Cross-validation repeats for --task.")
+    ] = REPEATS,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write PNG figures into this folder.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Shipped model name or weights file."),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Measure size, speed, memory and fidelity against zstd, xz, FLAC and a wavelet codec,
+    or (--task) how well EEG classifies after compression."""
+    from eegzip import cli
+
+    result: dict[str, Any] = {"command": command_line(ctx), "eegzip_version": __version__}
+    exit_code = 0
+    try:
+        _require_extras(task is not None, plot is not None)
+        originals_only = task is not None and (codebooks or "").strip().lower() == "none"
+        codec = None if originals_only else cli._load_codec(model, device)
+        result["model"] = model_dict(codec) if codec else None
+        result["device"] = device
+        if task is not None:
+            result.update(
+                _run_task(
+                    task.value,
+                    paths,
+                    codec,
+                    codebooks,
+                    limit,
+                    repeats,
+                    plot is not None,
+                    not as_json,
+                )
+            )
+        elif codec is not None:
+            output, example, exit_code = _run_bench(paths, codec, codebooks, limit, not as_json)
+            result.update(output)
+            if plot is not None and example is not None and output["aggregate"]:
+                result["plots"] = [str(p) for p in write_plots(output["aggregate"], example, plot)]
+    except EegzipError as error:
+        _report(error)
+        raise typer.Exit(error.exit_code) from None
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print(cli.console, result)
+    if exit_code:
+        raise typer.Exit(exit_code)

@@ -1,0 +1,163 @@
+"""eegzip bench: lossless baselines, the wavelet codec, the classification harness, the command."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from eegzip.bench.baselines import flac_decode, flac_encode, measure_baselines
+from eegzip.bench.command import parse_codebooks
+from eegzip.bench.crossval import make_splits
+from eegzip.bench.features import EpochFeatures
+from eegzip.bench.signals import read_codec_signals
+from eegzip.bench.stats import paired_difference
+from eegzip.bench.tasks import evaluate
+from eegzip.bench.wavelet import WaveletCoder, decode, fit_to_size
+from eegzip.cli import app
+from eegzip.edf import EdfFile, build_header
+from eegzip.metrics import prdn
+
+
+@pytest.fixture(scope="module")
+def eegmat_file(shared_data):
+    return shared_data / "eegmat" / "Subject20_2.edf"
+
+
+@pytest.fixture(scope="module")
+def short_edf(eegmat_file, tmp_path_factory):
+    """The first 20 one-second records of a real EEGMAT recording, as a valid EDF+."""
+    with EdfFile.open(eegmat_file) as edf:
+        header = build_header(replace(edf.header, n_records=20))
+        start = edf.header.header_bytes
+        records = eegmat_file.read_bytes()[start : start + 20 * edf.header.record_size]
+    path = tmp_path_factory.mktemp("short") / "short.edf"
+    path.write_bytes(header + records)
+    return path
+
+
+def test_lossless_baselines_on_real_files(shared_data, eegmat_file):
+    for path in (eegmat_file, shared_data / "guinea-bissau" / "gb-004.edf"):
+        sizes = {b.name: b.bytes for b in measure_baselines(path)}
+        size = path.stat().st_size
+        assert set(sizes) == {"zstd-19", "xz-9", "flac-8"}
+        assert all(size / 4 < s < size for s in sizes.values()), sizes
+        assert sizes["flac-8"] < min(sizes["zstd-19"], sizes["xz-9"])
+
+
+def test_flac_decodes_back_to_the_digital_samples(eegmat_file):
+    with EdfFile.open(eegmat_file) as edf:
+        digital = edf.read_digital(0)
+        rate = edf.header.sample_rate(0)
+    stream = flac_encode(iter([digital[:7000], digital[7000:]]), rate, 16)
+    assert np.array_equal(flac_decode(stream, 16), digital)
+    bdf_like = np.random.default_rng(0).integers(-(2**23), 2**23, 5000)
+    assert np.array_equal(flac_decode(flac_encode(iter([bdf_like]), 2048, 24), 24), bdf_like)
+
+
+@pytest.fixture(scope="module")
+def gb_minute(shared_data):
+    signals = read_codec_signals(shared_data / "guinea-bissau" / "gb-004.edf")
+    return signals.uv[:, : round(60 * signals.sample_rate)], signals.sample_rate
+
+
+def test_wavelet_meets_target_sizes_and_improves_with_size(gb_minute):
+    x, rate = gb_minute
+    coder = WaveletCoder(x, rate)
+    errors = []
+    for target in (1500, 6000, 24000):
+        fitted = fit_to_size(coder, target)
+        assert fitted.reached and 0.97 * target <= fitted.bytes <= target
+        errors.append(float(prdn(x, decode(fitted.data)).mean()))
+    assert errors[0] > errors[1] > errors[2]
+    assert np.abs(decode(coder.encode(1e-3)) - x).max() < 1e-2  # near-lossless when fine
+
+
+def _synthetic(labels, subjects, separation, rng):
+    """Epoch features whose band powers differ by ``separation`` between the two classes."""
+    out = []
+    for label in labels:
+        band = rng.normal(size=(12, 10)) + separation * label
+        mixing = rng.normal(size=(4, 4))
+        cov = np.stack([mixing @ mixing.T + np.eye(4) for _ in range(12)])
+        out.append(EpochFeatures(band, cov))
+    return out
+
+
+def test_classifier_separates_classes_and_is_at_chance_on_shuffled_labels():
+    rng = np.random.default_rng(0)
+    subjects = [f"s{i}" for i in range(20)]
+    groups = [s for s in subjects for _ in (0, 1)]  # every subject: one recording per class
+    labels = np.array([0, 1] * len(subjects))
+    splits = make_splits(labels, groups, folds=5, repeats=3)
+    for split in splits:
+        train = {groups[i] for i in split.train}
+        assert not train & {groups[i] for i in split.test}
+    features = _synthetic(labels, groups, 1.0, rng)
+    separable = evaluate(features, {}, labels, splits)[0]
+    assert np.mean([s.balanced_accuracy for s in separable.own]) > 0.9
+
+    shuffled = np.array([rng.permutation([0, 1]) for _ in subjects]).ravel()
+    noise = _synthetic(np.zeros_like(labels), groups, 0.0, rng)
+    chance = evaluate(noise, {}, shuffled, make_splits(shuffled, groups, 5, 3))[0]
+    assert 0.3 < np.mean([s.balanced_accuracy for s in chance.own]) < 0.7
+
+
+def test_paired_difference_sees_only_real_shifts():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.6, 0.8, 50)
+    same = paired_difference(base, base, 0.25)
+    assert same.corrected_t_p == 1.0 and same.within_noise
+    worse = paired_difference(base - 0.2 + rng.normal(0, 0.01, 50), base, 0.25)
+    assert worse.mean < -0.15 and not worse.within_noise and worse.sign_test_p < 1e-6
+
+
+def test_parse_codebooks():
+    assert parse_codebooks("6", 9) == [6]
+    assert parse_codebooks("1-3,9", 9) == [9, 3, 2, 1]
+    assert parse_codebooks("none", 9) == []
+    for bad in ("0", "10", "5-2", "x"):
+        with pytest.raises(typer.BadParameter):
+            parse_codebooks(bad, 9)
+
+
+def test_bench_command_json_and_plots(short_edf, tmp_path):
+    plots = tmp_path / "plots"
+    args = ["bench", str(short_edf), "--codebooks", "6", "--json", "--plot", str(plots)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["command"].startswith("eegzip bench ") and "--codebooks 6" in out["command"]
+    assert {"eegzip_version", "model", "codebooks", "files", "aggregate", "notes"} <= set(out)
+    (entry,) = out["files"]
+    assert set(entry["baselines"]) == {"zstd-19", "xz-9", "flac-8"}
+    (run,) = entry["runs"]
+    assert run["codebooks"] == 6 and run["output_bytes"] < entry["input_bytes"]
+    assert run["nominal_bits_per_second_per_channel"] > 0
+    for step in ("encode", "decode"):
+        assert run[step]["x_realtime"] > 0 and run[step]["channel_seconds_per_second"] > 0
+    overall = run["fidelity"]["overall"]
+    assert {"prd", "prdn", "snr_db", "r", "nmse", "mel_loss", "band_error"} <= set(overall)
+    wavelet = run["wavelet"]
+    assert wavelet["bytes"] <= wavelet["target_bytes"] == run["code_bytes"]
+    assert "prdn" in wavelet["fidelity"]["overall"]
+    assert sorted(p.name for p in plots.glob("*.png")) == [
+        "rate_distortion.png",
+        "reconstruction.png",
+    ]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots.glob("*.png"))
+
+
+def test_task_on_originals_only(shared_data):
+    args = ["bench", str(shared_data), "--task", "arithmetic", "--codebooks", "none"]
+    result = CliRunner().invoke(app, [*args, "--limit", "3", "--repeats", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.stdout)["task"]
+    assert task["n_subjects"] == 3 and task["n_recordings"] == 6
+    assert task["cv"]["splits"] == 2 * task["cv"]["folds"]
+    (row,) = task["rows"]
+    assert row["signals"] == "original" and 0 <= row["balanced_accuracy"]["mean"] <= 1
