@@ -65,7 +65,7 @@ def decompress(
     path: str | Path,
     output: str | Path | None = None,
     *,
-    model: str | Path | None = None,
+    model: str | Path | Codec | None = None,
     device: str = "cpu",
     force: bool = False,
     reference: str | Path | None = None,

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,7 +50,9 @@ ModelOption = Annotated[
 
 
 def _fail(error: EegzipError) -> None:
-    errors.print(f"[bold red]eegzip: error:[/] {error}", highlight=False, soft_wrap=True)
+    errors.print(
+        f"[bold red]eegzip: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+    )
 
 
 def _run_all(items: list[Path], work: Callable[[Path], Any], as_json: bool) -> list[Any]:

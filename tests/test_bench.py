@@ -77,7 +77,7 @@ def test_wavelet_meets_target_sizes_and_improves_with_size(gb_minute):
     assert np.abs(decode(coder.encode(1e-3)) - x).max() < 1e-2  # near-lossless when fine
 
 
-def _synthetic(labels, subjects, separation, rng):
+def _synthetic(labels, separation, rng):
     """Epoch features whose band powers differ by ``separation`` between the two classes."""
     out = []
     for label in labels:
@@ -97,12 +97,12 @@ def test_classifier_separates_classes_and_is_at_chance_on_shuffled_labels():
     for split in splits:
         train = {groups[i] for i in split.train}
         assert not train & {groups[i] for i in split.test}
-    features = _synthetic(labels, groups, 1.0, rng)
+    features = _synthetic(labels, 1.0, rng)
     separable = evaluate(features, {}, labels, splits)[0]
     assert np.mean([s.balanced_accuracy for s in separable.own]) > 0.9
 
     shuffled = np.array([rng.permutation([0, 1]) for _ in subjects]).ravel()
-    noise = _synthetic(np.zeros_like(labels), groups, 0.0, rng)
+    noise = _synthetic(np.zeros_like(labels), 0.0, rng)
     chance = evaluate(noise, {}, shuffled, make_splits(shuffled, groups, 5, 3))[0]
     assert 0.3 < np.mean([s.balanced_accuracy for s in chance.own]) < 0.7
 

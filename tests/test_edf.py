@@ -484,17 +484,20 @@ def test_writer_is_atomic(tmp_path: Path, small_edf: bytes) -> None:
         raise RuntimeError("crash in the middle")
     assert list(tmp_path.iterdir()) == []
 
-    with pytest.raises(ValueError, match="outside its digital range"), EdfWriter(
-        target, header
-    ) as writer:
+    with (
+        pytest.raises(ValueError, match="outside its digital range"),
+        EdfWriter(target, header) as writer,
+    ):
         writer.write_records([np.full(8, 40000), np.zeros(8, int), bytes(48)])
-    with pytest.raises(ValueError, match="wrote 1 data records but the header says 3"), EdfWriter(
-        target, header
-    ) as writer:
+    with (
+        pytest.raises(ValueError, match="wrote 1 data records but the header says 3"),
+        EdfWriter(target, header) as writer,
+    ):
         writer.write_records([np.zeros(8, int), np.zeros(8, int), bytes(48)])
-    with pytest.raises(ValueError, match="same whole number of records"), EdfWriter(
-        target, header
-    ) as writer:
+    with (
+        pytest.raises(ValueError, match="same whole number of records"),
+        EdfWriter(target, header) as writer,
+    ):
         writer.write_records([np.zeros(8, int), np.zeros(16, int), bytes(48)])
     assert list(tmp_path.iterdir()) == []
 

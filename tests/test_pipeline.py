@@ -43,21 +43,30 @@ def test_layout_partitions_samples(up, down, samples):
         assert lo % down == 0 and model_lo * down == lo * up and hi <= samples
 
 
+@pytest.fixture(scope="module")
+def round_trip(real_files, codec, tmp_path_factory):
+    """Compress and decompress each real file once; tests look at different aspects."""
+    done = {}
+    for name, source in real_files.items():
+        folder = tmp_path_factory.mktemp(name)
+        result = eegzip.compress(source, folder / "x.eegc", model=codec)
+        eegzip.decompress(folder / "x.eegc", folder / "x.edf")
+        done[name] = (source, result, folder / "x.eegc", folder / "x.edf")
+    return done
+
+
 @pytest.mark.parametrize("name", ["eegmat", "gb", "muse"])
-def test_round_trip_real_file(real_files, codec, tmp_path, name):
-    source = real_files[name]
-    container, restored = tmp_path / "x.eegc", tmp_path / "x.edf"
-    result = eegzip.compress(source, container, model=codec)
+def test_round_trip_real_file(round_trip, name):
+    source, result, container, restored = round_trip[name]
     assert result.output_bytes < result.input_bytes / 4
     assert result.fidelity is not None and result.fidelity["overall"]["prd"] is not None
-    eegzip.decompress(container, restored)
-    original, back = source.read_bytes(), restored.read_bytes()
-    assert len(back) == len(original)
+    assert len(restored.read_bytes()) == len(source.read_bytes())
+    coded = result_codec_indices(container)
     with EdfFile.open(source) as a, EdfFile.open(restored) as b:
         assert b.raw_header == a.raw_header
         assert b.annotations == a.annotations
         for i, signal in enumerate(a.header.signals):
-            if signal.is_annotation or i not in result_codec_indices(container):
+            if signal.is_annotation or i not in coded:
                 assert np.array_equal(a.read_digital(i), b.read_digital(i)), signal.label
     # Third-party readers accept the output.
     raw = mne.io.read_raw_edf(restored, preload=True, verbose="error")
@@ -71,13 +80,20 @@ def result_codec_indices(container):
         return set(reader.meta["codec_channels"])
 
 
-def test_guinea_bissau_offset_survives(real_files, codec, tmp_path):
+def test_reference_metrics_match_stored(round_trip):
+    """decompress --reference recomputes what compress stored."""
+    source, result, container, _ = round_trip["muse"]
+    again = eegzip.decompress(container, None, reference=source)
+    stored, measured = result.fidelity["overall"], again.fidelity["overall"]
+    for key in ("prd", "prdn", "snr_db", "r"):
+        assert measured[key] == pytest.approx(stored[key], rel=1e-6), key
+
+
+def test_guinea_bissau_offset_survives(round_trip):
     """The ~4200 µV DC offset comes back; nothing is clipped."""
-    source = real_files["gb"]
-    result = eegzip.compress(source, tmp_path / "gb.eegc", model=codec)
-    eegzip.decompress(tmp_path / "gb.eegc", tmp_path / "gb.edf")
+    source, result, _, restored = round_trip["gb"]
     assert result.clipped_samples == 0
-    with EdfFile.open(source) as a, EdfFile.open(tmp_path / "gb.edf") as b:
+    with EdfFile.open(source) as a, EdfFile.open(restored) as b:
         x, y = a.read_physical(0), b.read_physical(0)
         assert abs(np.median(x) - np.median(y)) < 5.0
         assert np.max(np.abs(y - x)) < 4 * np.max(np.abs(x - np.median(x)))

@@ -150,25 +150,20 @@ def _run_bench(
 
 def _run_task(
     name: str,
-    paths: list[Path],
+    root: Path,
     codec: Codec | None,
     codebooks: str | None,
     limit: int | None,
     repeats: int,
-    plot: bool,
     show: bool,
 ) -> dict[str, Any]:
     from eegzip import cli
 
-    if len(paths) != 1:
-        raise typer.BadParameter("--task takes one path: the data folder")
-    if plot:
-        raise typer.BadParameter("--plot draws file benchmarks, not --task results")
     available = codec.n_codebooks if codec else 0
     default = ",".join(str(n) for n in TASK_CODEBOOKS if n <= available) or "none"
     counts = parse_codebooks(codebooks or default, available)
     with cli._progress(show) as progress:
-        task = run_task(name, paths[0], codec, counts, limit=limit, repeats=repeats, task=progress)
+        task = run_task(name, root, codec, counts, limit=limit, repeats=repeats, task=progress)
     return {"codebooks": counts, "task": task}
 
 
@@ -241,31 +236,23 @@ def bench_command(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Measure size, speed, memory and fidelity against zstd, xz, FLAC and a wavelet codec,
-    or (--task) how well EEG classifies after compression."""
+    """Benchmark against zstd, xz, FLAC and wavelets; --task: classify after compression."""
     from eegzip import cli
 
+    if task is not None and len(paths) != 1:
+        raise typer.BadParameter("--task takes one path: the data folder")
+    if task is not None and plot is not None:
+        raise typer.BadParameter("--plot draws file benchmarks, not --task results")
     result: dict[str, Any] = {"command": command_line(ctx), "eegzip_version": __version__}
     exit_code = 0
     try:
         _require_extras(task is not None, plot is not None)
         originals_only = task is not None and (codebooks or "").strip().lower() == "none"
         codec = None if originals_only else cli._load_codec(model, device)
-        result["model"] = model_dict(codec) if codec else None
-        result["device"] = device
+        result.update(model=model_dict(codec) if codec else None, device=device)
         if task is not None:
-            result.update(
-                _run_task(
-                    task.value,
-                    paths,
-                    codec,
-                    codebooks,
-                    limit,
-                    repeats,
-                    plot is not None,
-                    not as_json,
-                )
-            )
+            show = not as_json
+            result.update(_run_task(task.value, paths[0], codec, codebooks, limit, repeats, show))
         elif codec is not None:
             output, example, exit_code = _run_bench(paths, codec, codebooks, limit, not as_json)
             result.update(output)

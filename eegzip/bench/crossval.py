@@ -27,8 +27,6 @@ MAX_ITER = 2000
 
 @dataclass(frozen=True)
 class Split:
-    repeat: int
-    fold: int
     train: np.ndarray  # recording indices
     test: np.ndarray
 
@@ -41,8 +39,8 @@ def make_splits(
     splits = []
     for repeat in range(repeats):
         cv = model_selection.StratifiedGroupKFold(folds, shuffle=True, random_state=seed + repeat)
-        for fold, (train, test) in enumerate(cv.split(np.zeros(len(labels)), labels, groups)):
-            splits.append(Split(repeat, fold, train, test))
+        for train, test in cv.split(np.zeros(len(labels)), labels, groups):
+            splits.append(Split(train, test))
     return splits
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from eegzip.metrics import compare
 from eegzip.pipeline.compress import Progress
 
 TaskFactory = Callable[[str], Progress]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,15 @@ def time_model_load(codec: Codec) -> float:
     return time.perf_counter() - started
 
 
+def _costed(call: Callable[[], T]) -> tuple[T, StepCost]:
+    """The call's result with its wall time and peak memory."""
+    with measure_peak_rss() as peak:
+        started = time.perf_counter()
+        result = call()
+        wall = time.perf_counter() - started
+    return result, StepCost(wall, peak)
+
+
 def _measure(original: CodecSignals, reconstruction_uv: np.ndarray, codec: Codec) -> dict:
     report = compare(
         original.uv,
@@ -168,9 +179,8 @@ def _codec_run(
     task: TaskFactory | None,
 ) -> tuple[CodecRun, np.ndarray]:
     container, restored = workdir / f"{codebooks}.eegc", workdir / f"{codebooks}.edf"
-    with measure_peak_rss() as encode_peak:
-        started = time.perf_counter()
-        packed = api.compress(
+    packed, encode = _costed(
+        lambda: api.compress(
             path,
             container,
             model=codec.spec.path,
@@ -180,10 +190,9 @@ def _codec_run(
             force=True,
             progress=task(f"encode {path.name} ×{codebooks}") if task else None,
         )
-        encode = StepCost(time.perf_counter() - started, encode_peak)
-    with measure_peak_rss() as decode_peak:
-        started = time.perf_counter()
-        unpacked = api.decompress(
+    )
+    unpacked, decode_cost = _costed(
+        lambda: api.decompress(
             container,
             restored,
             model=codec.spec.path,
@@ -191,7 +200,7 @@ def _codec_run(
             force=True,
             progress=task(f"decode {path.name} ×{codebooks}") if task else None,
         )
-        decode_cost = StepCost(time.perf_counter() - started, decode_peak)
+    )
     reconstruction = read_codec_signals(restored).uv
     run = CodecRun(
         codebooks=codebooks,

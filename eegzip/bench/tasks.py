@@ -161,6 +161,10 @@ class ConditionScores:
     transfer: list[FoldScore]  # trained on originals, tested on these signals
 
 
+def pick(features: Sequence[EpochFeatures], index: np.ndarray) -> list[EpochFeatures]:
+    return [features[i] for i in index]
+
+
 def evaluate(
     original: Sequence[EpochFeatures],
     conditions: dict[int, Sequence[EpochFeatures]],
@@ -172,10 +176,6 @@ def evaluate(
     rows += [ConditionScores("eegzip", n, [], []) for n in conditions]
     for split in splits:
         train, test, truth = split.train, split.test, labels[split.test]
-
-        def pick(features: Sequence[EpochFeatures], index: np.ndarray) -> list[EpochFeatures]:
-            return [features[i] for i in index]
-
         base = RecordingClassifier().fit(pick(original, train), labels[train])
         base_score = score(truth, base.predict(pick(original, test)))
         rows[0].own.append(base_score)
@@ -191,7 +191,10 @@ def _summary(scores: Sequence[FoldScore]) -> dict:
     out = {}
     for metric in ("accuracy", "balanced_accuracy"):
         values = np.array([getattr(s, metric) for s in scores])
-        out[metric] = {"mean": round(float(values.mean()), 4), "std": round(float(values.std()), 4)}
+        out[metric] = {
+            "mean": round(float(values.mean()), 4),
+            "std": round(float(values.std(ddof=1)), 4),
+        }
     return out
 
 
@@ -217,6 +220,39 @@ def _row_dict(row: ConditionScores, reference: ConditionScores, ratio: float) ->
     return out
 
 
+def _each(
+    recordings: Sequence[LabelledRecording],
+    extract: Callable[[LabelledRecording], EpochFeatures],
+    progress: Progress | None,
+) -> list[EpochFeatures]:
+    out = []
+    for i, recording in enumerate(recordings):
+        out.append(extract(recording))
+        if progress:
+            progress(i + 1, len(recordings))
+    return out
+
+
+def _reconstructions(
+    recordings: Sequence[LabelledRecording],
+    codec: Codec,
+    codebooks: Sequence[int],
+    window: Window,
+    name: str,
+    task: Callable[[str], Progress] | None,
+) -> dict[int, list[EpochFeatures]]:
+    """Features of every recording after compress → decompress, per codebook count."""
+    with TemporaryDirectory(prefix="eegzip-task-") as workdir:
+        return {
+            n: _each(
+                recordings,
+                lambda r, n=n: reconstructed_features(r.path, codec, n, window, Path(workdir)),
+                task(f"{name}: eegzip ×{n}") if task else None,
+            )
+            for n in codebooks
+        }
+
+
 def run_task(
     name: str,
     root: Path,
@@ -234,25 +270,16 @@ def run_task(
     recordings = task_recordings(spec, root, limit)
     labels = np.array([r.label for r in recordings])
     groups = [r.subject for r in recordings]
-    progress = task(f"{name}: features") if task else None
-    original = []
-    for i, r in enumerate(recordings):
-        original.append(recording_features(r.path, spec.window))
-        if progress:
-            progress(i + 1, len(recordings))
+    original = _each(
+        recordings,
+        lambda r: recording_features(r.path, spec.window),
+        task(f"{name}: features") if task else None,
+    )
     conditions: dict[int, list[EpochFeatures]] = {}
-    with TemporaryDirectory(prefix="eegzip-task-") as workdir:
-        for n in codebooks:
-            if codec is None:
-                raise ValueError("reconstructions need a codec")
-            progress = task(f"{name}: eegzip ×{n}") if task else None
-            conditions[n] = []
-            for i, r in enumerate(recordings):
-                conditions[n].append(
-                    reconstructed_features(r.path, codec, n, spec.window, Path(workdir))
-                )
-                if progress:
-                    progress(i + 1, len(recordings))
+    if codebooks:
+        if codec is None:
+            raise ValueError("reconstructions need a codec")
+        conditions = _reconstructions(recordings, codec, codebooks, spec.window, name, task)
     subjects_per_class = [len({r.subject for r in recordings if r.label == c}) for c in (0, 1)]
     folds = max(2, min(folds, *subjects_per_class))
     splits = make_splits(labels, groups, folds, repeats)

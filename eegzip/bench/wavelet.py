@@ -125,7 +125,6 @@ class FittedWavelet:
 
     data: bytes
     step_uv: float
-    target_bytes: int
     reached: bool
 
     @property
@@ -142,7 +141,7 @@ def fit_to_size(coder: WaveletCoder, target_bytes: int) -> FittedWavelet:
     coarse = 4.0 * coder.largest + 1e-6
     best, best_step = coder.encode(coarse), coarse
     if len(best) > target_bytes:
-        return FittedWavelet(best, coarse, target_bytes, reached=False)
+        return FittedWavelet(best, coarse, reached=False)
     lo, hi = math.log(coarse / 2**30), math.log(coarse)  # size(hi) <= target
     for _ in range(BISECTION_STEPS):
         mid = (lo + hi) / 2
@@ -151,4 +150,4 @@ def fit_to_size(coder: WaveletCoder, target_bytes: int) -> FittedWavelet:
             hi, best, best_step = mid, data, math.exp(mid)
         else:
             lo = mid
-    return FittedWavelet(best, float(np.float32(best_step)), target_bytes, reached=True)
+    return FittedWavelet(best, float(np.float32(best_step)), reached=True)

@@ -13,7 +13,11 @@ from torch.nn import functional as F
 
 def snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Snake activation: x + sin²(αx)/α, periodic inductive bias suited to oscillations."""
-    return x + (alpha + 1e-9).reciprocal() * torch.sin(alpha * x).pow(2)
+    if torch.is_grad_enabled():
+        return x + (alpha + 1e-9).reciprocal() * torch.sin(alpha * x).pow(2)
+    # Inference: the same operations in place, bit-identical, without temporaries.
+    y = torch.mul(alpha, x).sin_()
+    return y.mul_(y).mul_((alpha + 1e-9).reciprocal()).add_(x)
 
 
 class Snake1d(nn.Module):

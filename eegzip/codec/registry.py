@@ -102,6 +102,12 @@ def pick_device(device: str) -> torch.device:
 
 
 def load(spec: ModelSpec, device: str = "cpu") -> Codec:
+    """The model ready for inference; loaded once per weights file and device, then shared."""
+    return _load(spec, spec.sha256, str(pick_device(device)))
+
+
+@cache
+def _load(spec: ModelSpec, _sha256: str, device: str) -> Codec:
     model, metadata = load_weights(spec.path)
     rate = int(metadata.get("eeg_sample_rate", 0)) or (
         model.config.sample_rate if metadata else DEFAULT_EEG_RATE

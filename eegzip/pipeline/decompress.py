@@ -46,10 +46,17 @@ class DecompressResult:
         }
 
 
-def codec_for(meta: dict, model: str | Path | None, device: str, name: str) -> Codec:
+def codec_for(meta: dict, model: str | Path | Codec | None, device: str, name: str) -> Codec:
     """The model a container was made with: by its recorded name, or ``model``; SHA-256 checked."""
     wanted = meta.get("model", {})
     wanted_name, wanted_sha = wanted.get("name", "?"), wanted.get("sha256", "")
+    if isinstance(model, Codec):
+        if model.spec.sha256 != wanted_sha:
+            raise ModelError(
+                f"{name}: needs model {wanted_name!r} (sha256 {wanted_sha[:16]}…), not "
+                f"{model.spec.name!r} (sha256 {model.spec.sha256[:16]}…)"
+            )
+        return model
     try:
         spec = registry.resolve(model if model is not None else wanted_name)
     except ModelError:
@@ -134,7 +141,7 @@ def decompress_file(
     source: Path,
     output: Path | None,
     *,
-    model: str | Path | None = None,
+    model: str | Path | Codec | None = None,
     device: str = "cpu",
     force: bool = False,
     reference: Path | None = None,
@@ -195,6 +202,11 @@ def decompress_file(
                 if progress:
                     progress(b + 1, reader.code_block_count)
             if writer is not None:
+                if writer.records_written != header.n_records:
+                    raise ContainerFormatError(
+                        f"{source}: holds {writer.records_written} of the recording's "
+                        f"{header.n_records} data records"
+                    )
                 writer.commit()
         finally:
             if writer is not None:
