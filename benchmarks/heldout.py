@@ -50,6 +50,19 @@ def summarise(reports: list[dict]) -> dict:
     return out
 
 
+def training_facts(run: Path) -> dict:
+    """Steps, wall time and configuration of a training run, from its own files."""
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    timed = [r for r in records if "elapsed_s" in r]
+    evaluated = [r for r in records if "heldout" in r]
+    return {
+        "config": json.loads((run / "config.json").read_text()),
+        "steps": max(r["step"] for r in records),
+        "wall_hours": round(timed[-1]["elapsed_s"] / 3600, 2) if timed else None,
+        "heldout_during_training": {r["step"]: r["heldout"] for r in evaluated},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = Path(__file__).resolve().parent
@@ -58,6 +71,7 @@ def main() -> None:
     parser.add_argument("--codebooks", type=int, nargs="+", default=[3, 6, 9])
     parser.add_argument("--gb-stride", type=int, default=3)
     parser.add_argument("--card", action="store_true", help="Write the model card's results.")
+    parser.add_argument("--run", type=Path, help="Training run folder: its facts go in the card.")
     args = parser.parse_args()
     codec = eegzip.load_codec(args.model)
     files = test_files(args.data, args.gb_stride)
@@ -103,6 +117,8 @@ def main() -> None:
         card_path = MODELS_DIR / f"{codec.spec.name}.json"
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
         card["heldout"] = {"command": results["command"], "codebooks": results["codebooks"]}
+        if args.run:
+            card["training"] = training_facts(args.run)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 

@@ -137,3 +137,57 @@ def _with_records(header, n):
     from dataclasses import replace
 
     return replace(header, n_records=n)
+
+
+def _variant_from_real(shared_data, path, *, bdf: bool, onsets: list[float]):
+    """A 2-channel BDF+C or EDF+D made of real EEGMAT samples, with annotations."""
+    from eegzip.edf import (
+        BDF_VERSION,
+        EDF_VERSION,
+        Annotation,
+        EdfHeader,
+        EdfWriter,
+        SignalHeader,
+        build_header,
+        encode_tals,
+    )
+
+    lo, hi = (-(2**23), 2**23 - 1) if bdf else (-32768, 32767)
+    eeg = [SignalHeader(label=f"EEG {name}", physical_dimension="uV", physical_min=-1000.0,
+                        physical_max=1000.0, digital_min=lo, digital_max=hi,
+                        samples_per_record=500) for name in ("Fz", "Pz")]  # fmt: skip
+    kind = "BDF" if bdf else "EDF"
+    ann = SignalHeader(label=f"{kind} Annotations", physical_dimension="", physical_min=-1,
+                       physical_max=1, digital_min=lo, digital_max=hi,
+                       samples_per_record=40)  # fmt: skip
+    header = EdfHeader(version=BDF_VERSION if bdf else EDF_VERSION, patient="X X X X",
+                       recording="Startdate 02-MAR-2004 X X X", startdate="02.03.04",
+                       starttime="05.06.07", reserved=f"{kind}+{'C' if bdf else 'D'}",
+                       n_records=len(onsets), record_duration_raw="1",
+                       signals=(*eeg, ann))  # fmt: skip
+    events = {3: [Annotation(onsets[3] + 0.25, 1.0, "Augen zu – Ruhe")]}
+    with EdfFile.open(shared_data / "eegmat" / "Subject22_2.edf") as src:
+        scale = (hi - lo) / 2000.0
+        rows = [np.rint(src.read_physical(i, 0, len(onsets)) * scale).astype(np.int64)
+                for i in (1, 4)]  # fmt: skip
+    tals = b"".join(encode_tals(o, events.get(r, []), 40 * (3 if bdf else 2))
+                    for r, o in enumerate(onsets))  # fmt: skip
+    with EdfWriter(path, build_header(header)) as writer:
+        writer.write_records([*rows, tals])
+    return path
+
+
+@pytest.mark.parametrize("bdf", [True, False], ids=["bdf-plus-c", "edf-plus-d"])
+def test_bdf_and_discontinuous_round_trip(shared_data, codec, tmp_path, bdf):
+    onsets = [float(r) for r in range(40)] if bdf else [*range(20), *range(30, 50)]
+    source = _variant_from_real(shared_data, tmp_path / ("in.bdf" if bdf else "in.edf"),
+                                bdf=bdf, onsets=[float(o) for o in onsets])  # fmt: skip
+    result = eegzip.compress(source, tmp_path / "x.eegc", model=codec)
+    restored = eegzip.decompress(tmp_path / "x.eegc").output
+    assert restored.suffix == source.suffix
+    with EdfFile.open(source) as a, EdfFile.open(restored) as b:
+        assert b.raw_header == a.raw_header and b.header.variant == a.header.variant
+        assert b.annotations == a.annotations and b.record_onsets == a.record_onsets
+        assert np.array_equal(a.read_digital(2), b.read_digital(2))  # the annotation signal
+    assert result.fidelity["overall"]["r"] > 0.3
+    assert any("EDF+D" in w for w in result.warnings) != bdf

@@ -25,7 +25,7 @@ def test_train_resume_and_export(shared_data, tmp_path, gan):
     records: list[dict] = []
     best = train(config, records.append)
     assert best.exists() and (tmp_path / "checkpoint.pt").exists()
-    assert records[-1]["heldout"]["3"]["prd"] > 0
+    assert records[-1]["heldout"]["eegmat"]["3"]["prd"] > 0
     if gan:
         assert any("adversarial" in r for r in records)
     resumed: list[dict] = []

@@ -40,7 +40,7 @@ class TrainConfig:
     lr_decay: float = 0.999996
     grad_clip: float = 1.0
     eval_every: int = 250
-    eval_crops: int = 48
+    eval_crops: int = 32
     dead_code_every: int = 100
     seed: int = 0
     train_datasets: tuple[str, ...] = ()
@@ -140,9 +140,13 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     train_files = split_files(config.data_dir, "train", config.train_datasets)
     test_files = split_files(config.data_dir, "test", config.eval_datasets)
     sampler = CropSampler.from_files(train_files, rate, crop, seed=config.seed)
-    eval_crops = torch.from_numpy(
-        CropSampler.from_files(test_files, rate, crop * 2, seed=1).fixed_set(config.eval_crops, 1)
-    ).to(device)
+    eval_sets = {
+        dataset: torch.from_numpy(
+            CropSampler.from_files([p for p in test_files if p.parent.name == dataset], rate,
+                                   crop * 2, seed=1).fixed_set(config.eval_crops, 1)
+        ).to(device)
+        for dataset in sorted({p.parent.name for p in test_files})
+    }  # fmt: skip
     loss_fn = CodecLoss(rate, config.weights).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.8, 0.99))
     disc = Discriminator().to(device) if config.gan else None
@@ -151,6 +155,7 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     )
     step = 0
     best = math.inf
+    elapsed_before = 0.0
     checkpoint = _checkpoint_path(config.out_dir)
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
@@ -161,6 +166,7 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
             optimizer_d.load_state_dict(state["optimizer_d"])
         step = int(state["step"])
         best = float(state.get("best", math.inf))
+        elapsed_before = float(state.get("elapsed_s", 0.0))
         sampler._rng = np.random.default_rng([config.seed, step])
     (config.out_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
     log = (config.out_dir / "log.jsonl").open("a")
@@ -206,14 +212,23 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
             record.update({k: round(float(v.detach()), 4) for k, v in terms.items()})
             record["grad_norm"] = round(float(grad_norm), 3)
             record["lr"] = optimizer.param_groups[0]["lr"]
-            record["elapsed_s"] = round(time.time() - started, 1)
+            record["elapsed_s"] = round(elapsed_before + time.time() - started, 1)
         if step % config.eval_every == 0 or step == config.steps:
-            record["heldout"] = evaluate(model, eval_crops, loss_fn.mel)
+            record["heldout"] = {
+                dataset: evaluate(model, crops, loss_fn.mel) for dataset, crops in eval_sets.items()
+            }
+            score = float(
+                np.mean(
+                    [r[str(min(9, model.n_codebooks))]["mel"] for r in record["heldout"].values()]
+                )
+            )
+            best = min(best, score)
             torch.save(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "step": step,
+                    "elapsed_s": elapsed_before + time.time() - started,
                     **(
                         {
                             "discriminator": disc.state_dict(),
@@ -222,15 +237,13 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
                         if disc is not None
                         else {}
                     ),
-                    "best": min(best, record["heldout"][str(min(9, model.n_codebooks))]["mel"]),
+                    "best": best,
                 },
                 checkpoint.with_suffix(".tmp"),
             )
             checkpoint.with_suffix(".tmp").replace(checkpoint)
             save_safetensors(model, config.out_dir / "latest.safetensors", {"step": str(step)})
-            score = record["heldout"][str(min(9, model.n_codebooks))]["mel"]
-            if score < best:
-                best = score
+            if score == best:
                 save_safetensors(model, config.out_dir / "best.safetensors", {"step": str(step)})
         if len(record) > 1:
             log.write(json.dumps(record) + "\n")

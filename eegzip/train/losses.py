@@ -26,7 +26,7 @@ class LossWeights:
 
     mel: float = 1.0
     stft: float = 0.0
-    waveform: float = 100.0
+    waveform: float = 10.0
     commitment: float = 0.25
     codebook: float = 1.0
     adversarial: float = 1.0
@@ -35,6 +35,16 @@ class LossWeights:
 
 STFT_WINDOWS = (2048, 512, 128)
 """Window lengths of the STFT loss at EEG rates (DAC's 2048/512 plus a short one)."""
+
+
+def relative_l1(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Waveform L1 of each crop relative to the crop's own mean absolute deviation.
+
+    Crops are in the ±200 µV domain, so a 10 µV-RMS rest EEG would otherwise weigh a tenth
+    of an artefact-laden crop and the model would not learn it.
+    """
+    spread = (x - x.mean(dim=-1, keepdim=True)).abs().mean(dim=-1)
+    return ((y - x).abs().mean(dim=-1) / (spread + 1e-3)).mean()
 
 
 class CodecLoss(nn.Module):
@@ -47,7 +57,7 @@ class CodecLoss(nn.Module):
     def forward(self, x: torch.Tensor, out: dict) -> dict[str, torch.Tensor]:
         weights = self.weights
         y = out["audio"]
-        terms = {"waveform": (y - x).abs().mean()}
+        terms = {"waveform": relative_l1(y, x)}
         if weights.mel:
             terms["mel"] = self.mel(y, x)
         if weights.stft:
