@@ -69,9 +69,16 @@ def decompress(
     device: str = "cpu",
     force: bool = False,
     reference: str | Path | None = None,
+    start: float | None = None,
+    duration: float | None = None,
     progress: Progress | None = None,
 ) -> DecompressResult:
-    """Rebuild the EDF from a .eegc; with ``reference`` also measure fidelity against it."""
+    """Rebuild the EDF from a .eegc; with ``reference`` also measure fidelity against it.
+
+    ``start``/``duration`` (seconds) give only that window, as an EDF of whole data records
+    whose header start time and annotations keep their absolute times; only the code blocks
+    the window needs are decoded.
+    """
     source = Path(path)
     if not source.is_file():
         raise InputNotFoundError(f"{source}: no such file")
@@ -83,6 +90,8 @@ def decompress(
         device=device,
         force=force,
         reference=Path(reference) if reference else None,
+        start=start,
+        duration=duration,
         progress=progress,
     )
 

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eegzip import __version__, api
+from eegzip import api
 from eegzip.bench.command import BENCH_EPILOG, bench_command
 from eegzip.codec import registry
 from eegzip.errors import EegzipError
@@ -143,10 +143,12 @@ def compress(
         int | None, typer.Option("--codebooks", "-n", help="Keep the first N codebooks.")
     ] = None,
     channels: Annotated[
-        list[str] | None, typer.Option("--channels", help="Code exactly these labels.")
+        list[str] | None,
+        typer.Option("--channels", help="Code exactly these labels (repeat, or comma-separate)."),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Keep these labels lossless.")
+        list[str] | None,
+        typer.Option("--exclude", help="Keep these labels lossless (repeat, or comma-separate)."),
     ] = None,
     no_metrics: Annotated[
         bool, typer.Option("--no-metrics", help="Skip the decode-and-compare pass.")
@@ -167,49 +169,45 @@ def compress(
                 _output_for(item, output, len(items) > 1, ".eegc"),
                 model=codec,
                 codebooks=codebooks,
-                channels=tuple(channels or ()),
-                exclude=tuple(exclude or ()),
+                channels=_labels(channels),
+                exclude=_labels(exclude),
                 force=force,
                 measure=not no_metrics,
                 progress=task(f"compress {item.name}"),
             ).to_dict()
 
         results = _run_all(items, work, as_json)
-    if not as_json and results:
-        table = Table(title=f"eegzip {__version__} · {codec.spec.name}")
-        for column in (
-            "file",
-            "duration",
-            "codec/lossless ch",
-            "size",
-            "ratio",
-            "bits/s/ch",
-            "PRDN %",
-            "SNR dB",
-            "r",
-            "mel",
-            "clipped",
-            "time",
-        ):
-            table.add_column(column, justify="left" if column == "file" else "right")
+    if not as_json:
         for r in results:
-            table.add_row(
-                Path(r["output"]).name,
-                f"{r['duration_seconds']:.0f} s",
-                f"{len(r['codec_channels'])}/{len(r['lossless_channels'])}",
-                f"{r['input_bytes'] / 1e6:.2f} → {r['output_bytes'] / 1e6:.3f} MB",
-                f"{r['ratio']:.1f}×",
-                f"{r['code_bits_per_second_per_channel']:.0f}",
-                *_fidelity_cells(r["fidelity"]),
-                str(r["clipped_samples"]),
-                f"{r['wall_seconds']:.1f} s",
-            )
-        console.print(table)
+            _print_compressed(r, codec.spec.name)
         for r in results:
             for note in r["warnings"]:
                 errors.print(
                     f"[yellow]warning:[/] {Path(r['input']).name}: {note}", highlight=False
                 )
+
+
+def _labels(values: list[str] | None) -> tuple[str, ...]:
+    """Labels from repeated options and/or comma-separated lists."""
+    return tuple(part.strip() for v in values or () for part in v.split(",") if part.strip())
+
+
+def _print_compressed(r: dict, model_name: str) -> None:
+    prdn, snr, corr, mel = _fidelity_cells(r["fidelity"])
+    console.print(
+        f"[bold]{escape(Path(r['input']).name)}[/] → {escape(r['output'])}: "
+        f"{r['input_bytes'] / 1e6:.2f} MB → {r['output_bytes'] / 1e3:.1f} kB "
+        f"([bold]{r['ratio']:.1f}×[/]) in {r['wall_seconds']:.1f} s\n"
+        f"  {r['duration_seconds']:.0f} s · {len(r['codec_channels'])} channels coded by "
+        f"{model_name} ({r['codebooks']} codebooks, "
+        f"{r['code_bits_per_second_per_channel']:.0f} bit/s per channel) · "
+        f"{len(r['lossless_channels'])} stored losslessly\n"
+        f"  fidelity: PRDN {prdn} %, SNR {snr} dB, r {corr}, mel loss {mel} · "
+        f"{r['clipped_samples']} samples clipped",
+        highlight=False,
+    )
+    for note in r["warnings"]:
+        errors.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 
 
 def _load_codec(model: str | None, device: str):
@@ -222,7 +220,7 @@ def _load_codec(model: str | None, device: str):
 
 @app.command(
     epilog="Examples:\n\n  eegzip decompress rec.eegc\n\n  eegzip decompress rec.eegc -o out.edf"
-    " --reference rec.edf"
+    " --reference rec.edf\n\n  eegzip decompress rec.eegc -o minute10.edf --start 600 --duration 60"
 )
 def decompress(
     inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
@@ -232,6 +230,12 @@ def decompress(
     reference: Annotated[
         Path | None,
         typer.Option("--reference", help="Original EDF: recompute the metrics against it."),
+    ] = None,
+    start: Annotated[
+        float | None, typer.Option("--start", help="Only from this second (random access).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Only this many seconds.")
     ] = None,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
@@ -250,6 +254,8 @@ def decompress(
                 device=device,
                 force=force,
                 reference=reference,
+                start=start,
+                duration=duration,
                 progress=task(f"decompress {item.name}"),
             ).to_dict()
 

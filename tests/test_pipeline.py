@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import mne
 import numpy as np
 import pyedflib
@@ -9,7 +11,7 @@ import pytest
 
 import eegzip
 from eegzip.container import ContainerReader
-from eegzip.edf import EdfFile
+from eegzip.edf import Annotation, EdfFile
 from eegzip.pipeline.layout import BlockLayout
 
 
@@ -191,3 +193,54 @@ def test_bdf_and_discontinuous_round_trip(shared_data, codec, tmp_path, bdf):
         assert np.array_equal(a.read_digital(2), b.read_digital(2))  # the annotation signal
     assert result.fidelity["overall"]["r"] > 0.3
     assert any("EDF+D" in w for w in result.warnings) != bdf
+
+
+def test_random_access_window(round_trip, codec, tmp_path):
+    """A window decodes to exactly the full decode's records, with times kept absolute."""
+    source, _, container, full = round_trip["muse"]
+    window = tmp_path / "window.edf"
+    result = eegzip.decompress(container, window, start=30.4, duration=60)
+    assert result.output == window
+    with EdfFile.open(full) as a, EdfFile.open(window) as b, EdfFile.open(source) as orig:
+        assert b.header.n_records == 61  # records 30..90 cover [30.4, 90.4)
+        assert b.header.start_datetime == a.header.start_datetime + timedelta(seconds=30)
+        for i, signal in enumerate(a.header.signals):
+            if not signal.is_annotation:
+                assert np.array_equal(b.read_digital(i), a.read_digital(i, 30, 91)), signal.label
+        expected = [
+            Annotation(x.onset - 30, x.duration, x.text)
+            for x in orig.annotations
+            if 30 <= x.onset < 91
+        ]
+        assert [(round(x.onset, 6), x.text) for x in b.annotations] == [
+            (round(x.onset, 6), x.text) for x in expected
+        ]
+    raw = mne.io.read_raw_edf(window, preload=True, verbose="error")
+    assert raw.n_times == 61 * 256
+
+
+def test_random_access_rejects_outside(round_trip, tmp_path):
+    from eegzip.errors import EegzipError
+
+    _, _, container, _ = round_trip["muse"]
+    with pytest.raises(EegzipError, match="outside the recording"):
+        eegzip.decompress(container, tmp_path / "w.edf", start=1e6, duration=10)
+    assert not (tmp_path / "w.edf").exists()
+
+
+@pytest.mark.parametrize("bdf", [True, False], ids=["bdf-plus-c", "edf-plus-d"])
+def test_window_of_bdf_and_refusal_for_discontinuous(shared_data, codec, tmp_path, bdf):
+    from eegzip.errors import UnsupportedError
+
+    onsets = [float(r) for r in range(40)] if bdf else [*range(20), *range(30, 50)]
+    source = _variant_from_real(shared_data, tmp_path / ("in.bdf" if bdf else "in.edf"),
+                                bdf=bdf, onsets=[float(o) for o in onsets])  # fmt: skip
+    eegzip.compress(source, tmp_path / "x.eegc", model=codec, measure=False)
+    if not bdf:
+        with pytest.raises(UnsupportedError, match="EDF\\+D"):
+            eegzip.decompress(tmp_path / "x.eegc", tmp_path / "w.edf", start=2, duration=5)
+        return
+    eegzip.decompress(tmp_path / "x.eegc", tmp_path / "w.bdf", start=2, duration=5)
+    with EdfFile.open(tmp_path / "w.bdf") as w:
+        assert w.header.n_records == 5 and w.record_onsets[0] == 0.0
+        assert [(a.onset, a.text) for a in w.annotations] == [(1.25, "Augen zu – Ruhe")]

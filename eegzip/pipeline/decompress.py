@@ -7,6 +7,7 @@ memory stays bounded by a block however long the recording is.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from eegzip.codec import registry
 from eegzip.codec.registry import Codec
 from eegzip.container import CodeBlock, ContainerReader
 from eegzip.edf import EdfFile, EdfHeader, EdfWriter, parse_header
-from eegzip.errors import ContainerFormatError, EdfFormatError, ModelError
+from eegzip.edf.window import shift_tals, window_header
+from eegzip.errors import ContainerFormatError, EdfFormatError, EegzipError, ModelError
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline.blockcodec import decode_block
 from eegzip.pipeline.compress import Progress
@@ -113,16 +115,53 @@ class _RecordAssembler:
         return out
 
 
-def _code_blocks(reader: ContainerReader) -> Iterator[tuple[int, dict[int, CodeBlock]]]:
-    """Each block index with a window holding it and its existing neighbours."""
+def _code_blocks(
+    reader: ContainerReader, first: int, last: int
+) -> Iterator[tuple[int, dict[int, CodeBlock]]]:
+    """Blocks first..last, each with a window holding it and its existing neighbours."""
     count = reader.code_block_count
     window: dict[int, CodeBlock] = {}
-    for b in range(count):
-        for k in (b, b + 1):
-            if k < count and k not in window:
+    for b in range(first, last + 1):
+        for k in (b - 1, b, b + 1):
+            if 0 <= k < count and k not in window:
                 window[k] = reader.code_block(k)
         window.pop(b - 2, None)
         yield b, window
+
+
+def record_window(
+    header: EdfHeader, start: float | None, duration: float | None, name: str
+) -> tuple[int, int]:
+    """Data records [first, stop) covering [start, start + duration) seconds (all by default)."""
+    total = header.n_records
+    if start is None and duration is None:
+        return 0, total
+    seconds = header.record_duration
+    begin = 0.0 if start is None else start
+    first = math.floor(begin / seconds + 1e-9)
+    stop = total if duration is None else math.ceil((begin + duration) / seconds - 1e-9)
+    stop = min(total, stop)
+    if begin < 0 or (duration is not None and duration <= 0) or first >= stop:
+        raise EegzipError(
+            f"{name}: window {begin:g} s + {duration} s is outside the recording "
+            f"(0–{total * seconds:g} s)"
+        )
+    return first, stop
+
+
+def _shifted_annotations(samples: np.ndarray, spr: int, width: int, seconds: int) -> np.ndarray:
+    """Annotation-signal samples with TAL onsets moved, record by record."""
+    mask = (1 << (8 * width)) - 1
+    raw = (samples.astype(np.int64) & mask).astype("<u4").view(np.uint8).reshape(-1, 4)[:, :width]
+    records = raw.tobytes()
+    size = spr * width
+    moved = b"".join(
+        shift_tals(records[i : i + size], seconds) for i in range(0, len(records), size)
+    )
+    values = np.frombuffer(moved, np.uint8).reshape(-1, width).astype(np.int64)
+    joined = sum(values[:, k] << (8 * k) for k in range(width))
+    half = 1 << (8 * width - 1)
+    return ((joined ^ half) - half).astype(np.int32)
 
 
 def _reference_reader(reference: Path, header: EdfHeader, channels: CodecChannels):
@@ -145,9 +184,15 @@ def decompress_file(
     device: str = "cpu",
     force: bool = False,
     reference: Path | None = None,
+    start: float | None = None,
+    duration: float | None = None,
     progress: Progress | None = None,
 ) -> DecompressResult:
-    """Write the EDF (or, with ``output=None``, only measure against ``reference``)."""
+    """Write the EDF, or the window [start, start + duration) s of it as an EDF of its own.
+
+    With ``output=None`` nothing is written (useful with ``reference``: only measure). Only the
+    code blocks the window needs are read and decoded.
+    """
     started = time.perf_counter()
     with ContainerReader.open(source) as reader:
         meta = reader.meta
@@ -160,8 +205,21 @@ def decompress_file(
             uv_factors=tuple(float(f) for f in meta["codec_uv_factors"]),
             samples_per_record=header.signals[indices[0]].samples_per_record,
         )
+        first, stop = record_window(header, start, duration, str(source))
+        whole = (first, stop) == (0, header.n_records)
+        raw_header, shift = (
+            (reader.edf_header, 0)
+            if whole
+            else window_header(reader.edf_header, header, first, stop - first)
+        )
+        spr = channels.samples_per_record
+        s_first, s_stop = first * spr, stop * spr
+        t0, t1 = first * header.record_duration, stop * header.record_duration
         codec_signals = [header.signals[i] for i in indices]
-        lossless = {i: reader.iter_raw_blocks(i) for i in meta["lossless_channels"]}
+        lossless = {
+            i: reader.raw_blocks_between(i, t0, t1) if not whole else reader.iter_raw_blocks(i)
+            for i in meta["lossless_channels"]
+        }
         ref = _reference_reader(reference, header, channels) if reference else None
         accumulator = (
             FidelityAccumulator(
@@ -174,38 +232,50 @@ def decompress_file(
         )
         assembler = _RecordAssembler(header)
         clipped = 0
-        writer = EdfWriter(output, reader.edf_header, force=force) if output else None
+        writer = EdfWriter(output, raw_header, force=force) if output else None
+        b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
         try:
-            for b, window in _code_blocks(reader):
-                physical = decode_block(codec, layout, window, b)
+            for b, window in _code_blocks(reader, b_first, b_last):
+                lo, hi = layout.source_range(b)
+                keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
+                physical = decode_block(codec, layout, window, b)[:, keep]
                 digital, n_clipped = to_digital(physical, codec_signals, channels.uv_factors)
                 clipped += n_clipped
                 if accumulator is not None:
-                    lo, hi = layout.source_range(b)
                     accumulator.update(
-                        channels.reader(ref)(lo, hi),
+                        channels.reader(ref)(lo + keep.start, lo + keep.stop),
                         to_uv(digital, codec_signals, channels.uv_factors),
                     )
                 for row, i in enumerate(indices):
                     assembler.push(i, digital[row])
                 ready = min(assembler.records_available(i) for i in indices)
                 for i, blocks in lossless.items():
+                    per_record = header.signals[i].samples_per_record
                     while assembler.records_available(i) < ready:
                         block = next(blocks, None)
                         if block is None:
                             break
-                        assembler.push(i, block.samples.astype(np.int32))
+                        skip = max(0, first - block.start_record) * per_record
+                        take = (
+                            min(stop, block.start_record + block.n_records) - block.start_record
+                        ) * per_record
+                        samples = block.samples[skip:take].astype(np.int32)
+                        if shift and header.signals[i].is_annotation:
+                            samples = _shifted_annotations(
+                                samples, per_record, header.bytes_per_sample, shift
+                            )
+                        assembler.push(i, samples)
                 ready = min(assembler.records_available(i) for i in range(len(header.signals)))
                 records = assembler.pop(ready)
                 if writer is not None and ready:
                     writer.write_records(records)
                 if progress:
-                    progress(b + 1, reader.code_block_count)
+                    progress(b - b_first + 1, b_last - b_first + 1)
             if writer is not None:
-                if writer.records_written != header.n_records:
+                if writer.records_written != stop - first:
                     raise ContainerFormatError(
-                        f"{source}: holds {writer.records_written} of the recording's "
-                        f"{header.n_records} data records"
+                        f"{source}: holds {writer.records_written} of the "
+                        f"{stop - first} data records asked for"
                     )
                 writer.commit()
         finally:

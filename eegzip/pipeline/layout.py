@@ -58,6 +58,10 @@ class BlockLayout:
         """First source sample whose time falls in ``block`` (its samples end at the next's)."""
         return min(self.source_samples, -(-block * self.block_samples * self.down // self.up))
 
+    def block_of(self, source_sample: int) -> int:
+        """The block a source sample belongs to."""
+        return min(self.n_blocks - 1, source_sample * self.up // (self.block_samples * self.down))
+
     def source_range(self, block: int) -> tuple[int, int]:
         return self.source_start(block), self.source_start(block + 1)
 
