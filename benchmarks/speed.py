@@ -2,7 +2,8 @@
 
 The recording is assembled in a temporary folder from EEGMAT channels (500 Hz, resampled to
 256 Hz and tiled across subjects) and never kept. Each tool runs in its own process so its
-peak RSS is its own.
+peak RSS is its own. Random access is measured on a 60-minute recording built the same way:
+a 1-minute window against the full decode.
 
     python benchmarks/speed.py [--data ../shared/data] [--out benchmarks/results/speed.json]
 """
@@ -17,6 +18,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +32,10 @@ MINUTES = 20
 RATE = 256
 
 
-def build_recording(data: Path, path: Path) -> Path:
-    """19 channels × 20 min at 256 Hz, each channel a concatenation of real EEGMAT channels."""
+def build_recording(data: Path, path: Path, minutes: int = MINUTES) -> Path:
+    """19 channels at 256 Hz, each channel a concatenation of real EEGMAT channels."""
     sources = sorted((data / "eegmat").glob("Subject*_1.edf"))
-    need = MINUTES * 60 * RATE
+    need = minutes * 60 * RATE
     pool: list[np.ndarray] = []
     for src in sources:
         with EdfFile.open(src) as edf:
@@ -61,7 +63,7 @@ def build_recording(data: Path, path: Path) -> Path:
         )  # fmt: skip
         for name in LABELS
     )
-    header = EdfHeader(startdate="01.01.24", starttime="00.00.00", n_records=MINUTES * 60,
+    header = EdfHeader(startdate="01.01.24", starttime="00.00.00", n_records=minutes * 60,
                        record_duration_raw="1", signals=signals)  # fmt: skip
     digital = [np.clip(np.rint(r / 0.1), -32768, 32767).astype(np.int32) for r in rows]
     with EdfWriter(path, build_header(header), force=True) as writer:
@@ -88,6 +90,20 @@ def measure(command: list[str]) -> dict:
         "seconds": float(wall),
         "peak_rss_mb": int(rss_kb) / 1024,
     }
+
+
+def window_in_process(container: Path, tmp: Path) -> dict:
+    """Decode times with the model already loaded (what a service or notebook sees)."""
+    import eegzip
+
+    codec = eegzip.load_codec()
+    times = {}
+    for name, window in (("full", {}), ("window", {"start": 1800, "duration": 60})):
+        t = time.perf_counter()
+        eegzip.decompress(container, tmp / f"{name}.edf", model=codec, force=True, **window)
+        times[name] = time.perf_counter() - t
+    return {"full_seconds": times["full"], "window_seconds": times["window"],
+            "ratio": times["window"] / times["full"]}  # fmt: skip
 
 
 def main() -> None:
@@ -138,6 +154,31 @@ def main() -> None:
             if name == "xz -9":
                 command = ["sh", "-c", shlex.join(command) + f" > {tmp}/rec.xz"]
             runs[name] = [measure(command) for _ in range(args.repeats)]
+        hour = build_recording(args.data, Path(tmp) / "rec60min.edf", minutes=60)
+        hour_eegc = f"{tmp}/hour.eegc"
+        measure([*eegzip, "compress", str(hour), "-o", hour_eegc, "--no-metrics"])
+        runs["decompress 60 min"] = [
+            measure([*eegzip, "decompress", hour_eegc, "-o", f"{tmp}/h.edf", "--force"])
+            for _ in range(args.repeats)
+        ]
+        runs["decompress 60 min, window --start 1800 --duration 60"] = [
+            measure(
+                [
+                    *eegzip,
+                    "decompress",
+                    hour_eegc,
+                    "-o",
+                    f"{tmp}/w.edf",
+                    "--force",
+                    "--start",
+                    "1800",
+                    "--duration",
+                    "60",
+                ]
+            )  # fmt: skip
+            for _ in range(args.repeats)
+        ]
+        in_process = window_in_process(Path(hour_eegc), Path(tmp))
         sizes = {
             "edf": edf.stat().st_size,
             "zstd -19": Path(f"{tmp}/rec.zst").stat().st_size,
@@ -158,11 +199,15 @@ def main() -> None:
         "best_seconds": best,
         "peak_rss_mb": peak,
         "runs": runs,
+        "random_access_in_process": in_process,
         "targets": {
             "compress_no_metrics_vs_zstd": best["eegzip compress --no-metrics"] / zstd,
             "compress_with_metrics_vs_zstd": best["eegzip compress (with metrics)"] / zstd,
             "decompress_vs_zstd": best["eegzip decompress"] / zstd,
-            "peak_rss_mb_max": max(peak[k] for k in peak if k.startswith("eegzip")),
+            "peak_rss_mb_max": max(peak[k] for k in peak if k.startswith(("eegzip", "decomp"))),
+            "window_vs_full_decode": best["decompress 60 min, window --start 1800 --duration 60"]
+            / best["decompress 60 min"],
+            "note": "start-up (python + torch import) is part of every eegzip time",
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
