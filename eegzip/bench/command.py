@@ -36,8 +36,8 @@ NOTES = {
     "bytes / (duration × codec channels); nominal = codebooks × ceil(log2 codebook size) × "
     "frames per second",
     "speed": "wall time of one eegzip.api.compress (measure=False) and one "
-    "eegzip.api.decompress call per file, each loading the model from its file as decompress "
-    "always does; model_load_seconds is one such load, for reference",
+    "eegzip.api.decompress call per file with the model already loaded; model_load_seconds "
+    "is one load of the weights file, for reference",
     "memory": "peak RSS while each step ran (Linux VmHWM, reset through /proc/self/clear_refs "
     "before the step), which includes the interpreter, torch and the loaded model; "
     "peak_rss_increase_mb is the rise over the RSS at the step's start",

@@ -147,7 +147,7 @@ def reconstructed_features(
     """Features of ``path`` after compress → decompress at ``codebooks``."""
     container, restored = workdir / "reconstruction.eegc", workdir / "reconstruction.edf"
     api.compress(path, container, model=codec, codebooks=codebooks, measure=False, force=True)
-    api.decompress(container, restored, model=codec.spec.path, device=str(codec.device), force=True)
+    api.decompress(container, restored, model=codec, force=True)
     return recording_features(restored, window)
 
 
