@@ -382,6 +382,50 @@ def demo(
 
 
 @app.command(
+    epilog="Examples:\n\n  eegzip datasets\n\n  eegzip datasets --fetch eegmat --dest data/eegmat"
+    "\n\n  eegzip datasets --fetch eegmat --dest data/eegmat --mirror /archive/eegmat"
+)
+def datasets(
+    fetch: Annotated[
+        str | None, typer.Option("--fetch", help="Download this dataset (eegmat).")
+    ] = None,
+    dest: Annotated[Path, typer.Option("--dest", help="Where fetched files go.")] = Path("data"),
+    mirror: Annotated[
+        str | None,
+        typer.Option("--mirror", help="Folder or URL to fetch from instead of the dataset's home."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Describe the datasets eegzip bench knows; fetch EEGMAT with SHA-256 checks."""
+    from eegzip.bench import datasets as known
+
+    if fetch is None:
+        rows = known.describe()
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        for d in rows:
+            console.print(f"[bold]{d['name']}[/]: {escape(d['title'])}", highlight=False)
+            console.print(
+                f"  {escape(d['content'])}\n  tasks: {', '.join(d['tasks'])} · licence "
+                f"{d['licence']} · {d['home']}\n  cite: {escape(d['citation'])}",
+                highlight=False,
+            )
+        return
+    with _progress(not as_json) as task:
+        result = _run_all(
+            [dest], lambda d: known.fetch(fetch, d, mirror, task(f"fetch {fetch}")), as_json
+        )
+    if not as_json:
+        r = result[0]
+        console.print(
+            f"{r['dataset']}: {r['fetched']} files fetched, {r['kept']} already there and "
+            f"verified, in {r['dest']} (from {r['source']})",
+            highlight=False,
+        )
+
+
+@app.command(
     epilog="Examples:\n\n  eegzip train ../shared/data --out runs/sc256 --steps 20000\n\n"
     "  eegzip train ../shared/data --out runs/ft --init weights.pth  # fine-tune official DAC"
 )
