@@ -101,17 +101,6 @@ def command_line(ctx: typer.Context) -> str:
     return shlex.join(words)
 
 
-def model_dict(codec: Codec) -> dict:
-    return {
-        "name": codec.spec.name,
-        "sha256": codec.spec.sha256,
-        "sample_rate": codec.sample_rate,
-        "hop_length": codec.hop_length,
-        "n_codebooks": codec.n_codebooks,
-        "codebook_size": codec.codebook_size,
-    }
-
-
 def _run_bench(
     paths: list[Path], codec: Codec, codebooks: str | None, limit: int | None, show: bool
 ) -> tuple[dict[str, Any], Example | None, int]:
@@ -249,7 +238,7 @@ def bench_command(
         _require_extras(task is not None, plot is not None)
         originals_only = task is not None and (codebooks or "").strip().lower() == "none"
         codec = None if originals_only else cli._load_codec(model, device)
-        result.update(model=model_dict(codec) if codec else None, device=device)
+        result.update(model=codec.identity() if codec else None, device=device)
         if task is not None:
             show = not as_json
             result.update(_run_task(task.value, paths[0], codec, codebooks, limit, repeats, show))

@@ -7,7 +7,6 @@ interrupted or corrupted fetch never leaves a file that looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import urllib.error
 import urllib.request
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from eegzip.codec.checkpoints import sha256_of
 from eegzip.errors import EegzipError, InputNotFoundError
 
 CHECKSUMS = "SHA256SUMS.txt"
@@ -99,14 +99,6 @@ def _checksums(base: str) -> dict[str, str]:
     return sums
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(
     name: str,
     dest: Path,
@@ -125,14 +117,14 @@ def fetch(
     fetched = kept = 0
     for done, (file, expected) in enumerate(sorted(wanted.items()), start=1):
         target = dest / file
-        if target.is_file() and _sha256(target) == expected:
+        if target.is_file() and sha256_of(target) == expected:
             kept += 1
         else:
             partial = target.with_name(f".{file}.part")
             try:
                 with _open(base, file) as stream, partial.open("wb") as out:
                     shutil.copyfileobj(stream, out)
-                if _sha256(partial) != expected:
+                if sha256_of(partial) != expected:
                     raise EegzipError(f"{file}: SHA-256 mismatch after download from {base}")
                 partial.replace(target)
             finally:

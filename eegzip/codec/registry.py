@@ -67,6 +67,17 @@ class Codec:
     def codebook_size(self) -> int:
         return self.model.codebook_size
 
+    def identity(self) -> dict:
+        """What a container records of the model: enough to find and check it again."""
+        return {
+            "name": self.spec.name,
+            "sha256": self.spec.sha256,
+            "sample_rate": self.sample_rate,
+            "hop_length": self.hop_length,
+            "n_codebooks": self.n_codebooks,
+            "codebook_size": self.codebook_size,
+        }
+
 
 def shipped_models() -> list[ModelSpec]:
     specs = []

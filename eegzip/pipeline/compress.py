@@ -147,14 +147,7 @@ def build_meta(
 ) -> dict:
     return {
         "created_by": {"eegzip": __version__},
-        "model": {
-            "name": codec.spec.name,
-            "sha256": codec.spec.sha256,
-            "sample_rate": codec.sample_rate,
-            "hop_length": codec.hop_length,
-            "n_codebooks": codec.n_codebooks,
-            "codebook_size": codec.codebook_size,
-        },
+        "model": codec.identity(),
         "codebooks_kept": codebooks,
         "codec_channels": list(channels.indices),
         "codec_uv_factors": list(channels.uv_factors),
