@@ -49,14 +49,24 @@ def compress(
     device: str = "cpu",
     force: bool = False,
     measure: bool = True,
+    max_error_uv: float | None = None,
     progress: Progress | None = None,
 ) -> CompressResult:
-    """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity."""
+    """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity.
+
+    ``max_error_uv`` adds a residual layer so that every decoded sample of the coded channels
+    is within that many µV of the original; 0 makes the whole file lossless.
+    """
     source = Path(path)
     target = Path(output) if output else default_output(source)
     codec = model if isinstance(model, Codec) else load_codec(model, device)
     options = CompressOptions(
-        codebooks=codebooks, channels=channels, exclude=exclude, measure=measure, force=force
+        codebooks=codebooks,
+        channels=channels,
+        exclude=exclude,
+        measure=measure,
+        force=force,
+        max_error_uv=max_error_uv,
     )
     return compress_file(source, target, codec, options, progress)
 

@@ -153,6 +153,15 @@ def compress(
     no_metrics: Annotated[
         bool, typer.Option("--no-metrics", help="Skip the decode-and-compare pass.")
     ] = False,
+    max_error: Annotated[
+        float | None,
+        typer.Option(
+            "--max-error", help="Bound every coded sample's error by E µV (residual layer)."
+        ),
+    ] = None,
+    lossless: Annotated[
+        bool, typer.Option("--lossless", help="Residual layer with E = 0: data records bit-exact.")
+    ] = False,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
@@ -173,6 +182,7 @@ def compress(
                 exclude=_labels(exclude),
                 force=force,
                 measure=not no_metrics,
+                max_error_uv=0.0 if lossless else max_error,
                 progress=task(f"compress {item.name}"),
             ).to_dict()
 
@@ -206,6 +216,16 @@ def _print_compressed(r: dict, model_name: str) -> None:
         f"{r['clipped_samples']} samples clipped",
         highlight=False,
     )
+    if r["max_error_uv"] is not None:
+        bound = (
+            "lossless"
+            if r["max_error_uv"] == 0
+            else f"every sample within ±{r['max_error_uv']:g} µV"
+        )
+        console.print(
+            f"  residual layer: {bound} ({r['residual_bytes'] / 1e3:.1f} kB of the file)",
+            highlight=False,
+        )
     for note in r["warnings"]:
         errors.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 

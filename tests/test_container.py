@@ -37,6 +37,8 @@ from eegzip.container.format import (
     CRC,
     END_MAGIC,
     FLAG_OPTIONAL,
+    FORMAT_MAJOR,
+    FORMAT_MINOR,
     INDX,
     MAGIC,
     PREAMBLE,
@@ -205,7 +207,7 @@ def test_round_trip_of_every_block_type(tmp_path: Path) -> None:
     content = sample_content()
     path = write_sample(tmp_path / "rec.eegc", content)
     with ContainerReader.open(path) as reader:
-        assert reader.version == (1, 0)
+        assert reader.version == (FORMAT_MAJOR, FORMAT_MINOR)
         assert reader.meta == META
         assert reader.edf_header == EDF_HEADER
         assert reader.metrics == METRICS
@@ -728,3 +730,58 @@ def test_absurd_times_still_give_a_one_line_message(tmp_path: Path, small_file: 
     path.write_bytes(flip(data, offset + length // 2))
     with pytest.raises(ChecksumError, match=r"block 2 \(codes, 1\.7e\+308 s–inf s\) is damaged"):
         read_everything(path)
+
+
+# --- residual layer (1.1) ------------------------------------------------------------------
+
+
+def _residual_container(path: Path, residual_index: int = 0) -> Path:
+    from eegzip.container import ContainerWriter, ResidualBlock
+
+    rng = np.random.default_rng(3)
+    code = CodeBlock(index=0, start_frame=0, codes=rng.integers(0, 1024, (2, 9, 4), np.uint16),
+                     offsets=np.zeros(2, np.float32), scales=np.ones(2, np.float32), bits=10,
+                     start_seconds=0.0, duration_seconds=8.0)  # fmt: skip
+    residual = ResidualBlock(
+        index=residual_index,
+        steps=np.array([1, 667], np.uint32),
+        recon_crc=np.array([123, 2**32 - 1], np.uint32),
+        residuals=rng.integers(-(2**31), 2**31, (2, 1000)).astype(np.int32),
+        start_seconds=0.0,
+        duration_seconds=8.0,
+    )
+    with ContainerWriter(path) as writer:
+        writer.write_meta({"x": 1})
+        writer.write_edf_header(b"h" * 512)
+        writer.write_code_block(code)
+        if residual_index == 0:
+            writer.write_residual_block(residual)
+        else:
+            with pytest.raises(ValueError, match="before its code block"):
+                writer.write_residual_block(residual)
+    return path, residual
+
+
+def test_residual_block_round_trip(tmp_path: Path) -> None:
+    path, written = _residual_container(tmp_path / "r.eegc")
+    with ContainerReader.open(path) as reader:
+        assert reader.has_residuals and reader.residual_block(1) is None
+        block = reader.residual_block(0)
+        assert np.array_equal(block.residuals, written.residuals)
+        assert np.array_equal(block.steps, written.steps)
+        assert np.array_equal(block.recon_crc, written.recon_crc)
+        assert reader.verify() == []
+    data = bytearray(path.read_bytes())
+    with ContainerReader.open(path) as reader:
+        entry = next(e for e in reader._layout.entries if e.block_type == b"RESD")
+    data[entry.offset + entry.length // 2] ^= 4
+    (tmp_path / "bad.eegc").write_bytes(bytes(data))
+    with (
+        ContainerReader.open(tmp_path / "bad.eegc") as reader,
+        pytest.raises(ChecksumError, match="residual, 00:00:00"),
+    ):
+        reader.residual_block(0)
+
+
+def test_residual_for_a_missing_code_block_is_refused(tmp_path: Path) -> None:
+    _residual_container(tmp_path / "r.eegc", residual_index=5)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_container import assemble, read_everything, sample_content, split_frames, write_sample
 
+from eegzip.container import ContainerReader
 from eegzip.container.format import BLOCK_HEADER, CRC, TRAILER
 from eegzip.errors import ContainerFormatError, UnsupportedError
 
@@ -89,3 +90,33 @@ def test_mutated_payloads_with_valid_checksums(
 def index_payload(data: bytes) -> bytes:
     index_offset, index_length, _ = TRAILER.unpack_from(data, len(data) - TRAILER.size)
     return data[index_offset + BLOCK_HEADER.size : index_offset + index_length - CRC.size]
+
+
+@pytest.fixture(scope="module")
+def residual_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    from test_container import _residual_container
+
+    folder = tmp_path_factory.mktemp("fuzz-resd")
+    original, _ = _residual_container(folder / "original.eegc")
+    return folder / "mutated.eegc", original.read_bytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=mutations)
+def test_mutated_residual_payloads(
+    residual_file: tuple[Path, bytes], steps: list[Mutation]
+) -> None:
+    """The residual block's own decoder sees damaged payloads behind valid checksums."""
+    path, original = residual_file
+    frames = split_frames(original)
+    target = next(i for i, f in enumerate(frames) if f[0] == b"RESD")
+    block_type, flags, payload = frames[target]
+    frames[target] = (block_type, flags, mutate(payload, steps))
+    path.write_bytes(assemble(frames, version=(1, 1)))
+    for salvage in (False, True):
+        try:
+            with ContainerReader.open(path, salvage=salvage) as reader:
+                reader.residual_block(0)
+                reader.verify()
+        except (ContainerFormatError, UnsupportedError) as exc:
+            assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)

@@ -4,7 +4,7 @@ Layout and rules: formats/eegc.md. Constants: format.py.
 """
 
 from .bitpack import pack, packed_size, unpack
-from .blocks import CodeBlock, RawBlock
+from .blocks import CodeBlock, RawBlock, ResidualBlock
 from .format import FORMAT_MAJOR, FORMAT_MINOR
 from .reader import ContainerReader
 from .writer import ContainerWriter
@@ -16,6 +16,7 @@ __all__ = [
     "ContainerReader",
     "ContainerWriter",
     "RawBlock",
+    "ResidualBlock",
     "pack",
     "packed_size",
     "unpack",

@@ -26,6 +26,10 @@ from .format import (
     MAX_SAMPLES_PER_BLOCK,
     RAWS,
     RAWS_HEADER,
+    RESD,
+    RESD_HEADER,
+    RESD_MAX_ORDER,
+    RESD_WIDTH,
     SAMPLE_WIDTHS,
     ZSTD_LEVEL,
 )
@@ -131,6 +135,39 @@ class RawBlock:
             raise ValueError(f"samples do not fit in {self.sample_width} bytes")
 
 
+@dataclass(frozen=True, eq=False)
+class ResidualBlock:
+    """Quantised corrections of one code block's decoded samples (bounded-error/lossless layer).
+
+    For channel c: sample = decoded + steps[c] * residuals[c]; recon_crc[c] is the CRC-32 of the
+    decoder's digital output (int32 little-endian), so a decoder that computes differently from
+    the one that wrote the file is caught instead of silently breaking the error bound.
+    """
+
+    index: int
+    steps: np.ndarray  # uint32, (n_channels,), >= 1
+    recon_crc: np.ndarray  # uint32, (n_channels,)
+    residuals: np.ndarray  # int32, (n_channels, n_samples)
+    start_seconds: float
+    duration_seconds: float
+
+    def __post_init__(self) -> None:
+        _check_int("index", self.index, 0, _U32)
+        _check_time_range(self.start_seconds, self.duration_seconds)
+        if self.residuals.ndim != 2 or self.residuals.dtype.kind not in "ui":
+            raise ValueError("residuals must be a 2-D integer array")
+        n_channels, n_samples = self.residuals.shape
+        _check_int("n_channels", n_channels, 1, _U16)
+        if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
+            raise ValueError(f"{n_channels * n_samples} residuals is out of range")
+        for name in ("steps", "recon_crc"):
+            values = getattr(self, name)
+            if values.shape != (n_channels,) or values.dtype.kind not in "ui":
+                raise ValueError(f"{name} must be integers of shape ({n_channels},)")
+        if self.steps.min() < 1 or self.steps.max() > _U32:
+            raise ValueError("steps must lie in [1, 2**32)")
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """Where one block sits in the file, and the time range it covers (0, 0 if none)."""
@@ -229,6 +266,76 @@ def decode_raw_block(payload: bytes) -> RawBlock:
     )
 
 
+def encode_residual_block(block: ResidualBlock) -> bytes:
+    n_channels, n_samples = block.residuals.shape
+    head = RESD_HEADER.pack(
+        block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels
+    )
+    orders, errors = zip(*(_best_prediction(row) for row in block.residuals), strict=True)
+    e = np.concatenate(errors)
+    zigzag = ((e << 1) ^ (e >> 63)).astype(np.uint32)
+    return (
+        head
+        + block.steps.astype("<u4").tobytes()
+        + block.recon_crc.astype("<u4").tobytes()
+        + bytes(orders)
+        + _compress(_to_planes(zigzag, RESD_WIDTH))
+    )
+
+
+def _prediction_error(row: np.ndarray, order: int) -> np.ndarray:
+    """FLAC's fixed predictor of ``order``: the order-th difference, first values kept."""
+    e = row.astype(np.int64)
+    for _ in range(order):
+        e = np.concatenate([e[:1], np.diff(e)])
+    return e
+
+
+def _undo_prediction(e: np.ndarray, order: int) -> np.ndarray:
+    for _ in range(order):
+        e = np.cumsum(e)
+    return e
+
+
+def _best_prediction(row: np.ndarray) -> tuple[int, np.ndarray]:
+    """The order whose errors are smallest (fewest bits after entropy coding) and fit 32 bits."""
+    candidates = [(o, _prediction_error(row, o)) for o in range(RESD_MAX_ORDER + 1)]
+    fitting = [c for c in candidates if c[1].min() >= -(2**31) and c[1].max() < 2**31]
+    return min(fitting, key=lambda c: int(np.abs(c[1]).sum()))
+
+
+def decode_residual_block(payload: bytes) -> ResidualBlock:
+    if len(payload) < RESD_HEADER.size:
+        raise ValueError("payload is shorter than its fixed header")
+    start, duration, index, n_samples, n_channels = RESD_HEADER.unpack_from(payload)
+    if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
+        raise ValueError(f"{n_channels} × {n_samples} residuals is out of range")
+    at = RESD_HEADER.size
+    if len(payload) < at + 9 * n_channels:
+        raise ValueError("payload is too short for its steps, checksums and orders")
+    steps = np.frombuffer(payload, "<u4", n_channels, at).astype(np.uint32)
+    crc = np.frombuffer(payload, "<u4", n_channels, at + 4 * n_channels).astype(np.uint32)
+    orders = payload[at + 8 * n_channels : at + 9 * n_channels]
+    if max(orders) > RESD_MAX_ORDER:
+        raise ValueError(f"predictor order {max(orders)} is above {RESD_MAX_ORDER}")
+    count = n_channels * n_samples
+    data = _decompress(payload[at + 9 * n_channels :], count * RESD_WIDTH)
+    zigzag = _from_planes(data, RESD_WIDTH, count).astype(np.int64)
+    errors = ((zigzag >> 1) ^ -(zigzag & 1)).reshape(n_channels, n_samples)
+    rows = [_undo_prediction(e, order) for e, order in zip(errors, orders, strict=True)]
+    residuals = np.stack(rows)
+    if residuals.min() < -(2**31) or residuals.max() >= 2**31:
+        raise ValueError("residuals do not fit 32 bits")
+    return ResidualBlock(
+        index=index,
+        steps=steps,
+        recon_crc=crc,
+        residuals=residuals.astype(np.int32),
+        start_seconds=start,
+        duration_seconds=duration,
+    )
+
+
 def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
     """(key, start_seconds, duration_seconds) of a block, from its payload's fixed header.
 
@@ -243,6 +350,10 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
         if len(payload) < RAWS_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, _, _, key, _ = RAWS_HEADER.unpack_from(payload)
+    elif block_type == RESD:
+        if len(payload) < RESD_HEADER.size:
+            raise ValueError("payload is shorter than its fixed header")
+        start, duration, key, _, _ = RESD_HEADER.unpack_from(payload)
     else:
         return 0, 0.0, 0.0
     _check_time_range(start, duration)
@@ -304,14 +415,24 @@ def _to_delta_planes(samples: np.ndarray, width: int) -> bytes:
     deltas = np.empty_like(words)
     deltas[0] = words[0]
     np.bitwise_and(words[1:] - words[:-1], mask, out=deltas[1:])
-    return deltas.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :width].T.tobytes()
+    return _to_planes(deltas, width)
+
+
+def _to_planes(words: np.ndarray, width: int) -> bytes:
+    """The low ``width`` bytes of uint32 words as byte planes, all low bytes first."""
+    return words.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :width].T.tobytes()
+
+
+def _from_planes(data: bytes, width: int, count: int) -> np.ndarray:
+    planes = np.frombuffer(data, dtype=np.uint8).reshape(width, count).astype(np.uint32)
+    words = np.zeros(count, dtype=np.uint32)
+    for k in range(width):
+        words |= planes[k] << np.uint32(8 * k)
+    return words
 
 
 def _from_delta_planes(data: bytes, width: int, count: int) -> np.ndarray:
-    planes = np.frombuffer(data, dtype=np.uint8).reshape(width, count).astype(np.uint32)
-    deltas = np.zeros(count, dtype=np.uint32)
-    for k in range(width):
-        deltas |= planes[k] << np.uint32(8 * k)
+    deltas = _from_planes(data, width, count)
     # uint32 sums wrap mod 2**32, a multiple of 2**(8*width), so masking gives the exact words.
     words = np.cumsum(deltas, dtype=np.uint32) & np.uint32((1 << (8 * width)) - 1)
     half = 1 << (8 * width - 1)

@@ -9,7 +9,7 @@ import struct
 
 # Version written by this eegzip; readers accept any minor of FORMAT_MAJOR (spec §8).
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
 
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
@@ -34,11 +34,12 @@ CODE = b"CODE"
 RAWS = b"RAWS"
 MTRC = b"MTRC"
 INDX = b"INDX"
+# Defined in 1.1.
+RESD = b"RESD"
 
-# Reserved for later versions; a 1.0 reader treats them like any unknown type.
+# Reserved for later versions; a 1.x reader treats them like any unknown type.
 RESERVED_TYPES = {
     b"ECOD": "entropy-coded codes",
-    b"RESD": "residual layers",
 }
 
 # Human names used in error messages ("block 12 (codes, 00:12:48–00:14:56)").
@@ -49,6 +50,7 @@ BLOCK_KINDS = {
     RAWS: "raw signal",
     MTRC: "metrics",
     INDX: "index",
+    RESD: "residual",
 }
 
 # Fixed-size head of a CODE payload: start_frame, start_seconds, duration_seconds,
@@ -60,6 +62,16 @@ CODE_HEADER = struct.Struct("<QddIIHHB")
 # start_record, start_seconds, duration_seconds, n_records, n_samples, signal_index, sample_width.
 # Followed by one zstd frame of the byte planes of the sample differences.
 RAWS_HEADER = struct.Struct("<QddIIHB")
+
+# Fixed-size head of a RESD payload (1.1): start_seconds, duration_seconds, block_index (the
+# CODE block it corrects), n_samples (per channel), n_channels.
+# Followed by n_channels u32 steps, n_channels u32 CRC-32s of the decoder's digital output,
+# n_channels u8 predictor orders (0-2, FLAC's fixed polynomial predictors), and one zstd frame of
+# the byte planes of the zigzag-coded prediction errors of the quantised residuals, channel
+# after channel.
+RESD_HEADER = struct.Struct("<ddIIH")
+RESD_WIDTH = 4  # bytes per zigzag-coded prediction error
+RESD_MAX_ORDER = 2
 
 # One INDX entry per block before the index:
 # type, flags, key (CODE: block_index, RAWS: signal_index, else 0), offset, length,

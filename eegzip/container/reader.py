@@ -26,10 +26,12 @@ from .blocks import (
     CodeBlock,
     IndexEntry,
     RawBlock,
+    ResidualBlock,
     decode_code_block,
     decode_index,
     decode_json,
     decode_raw_block,
+    decode_residual_block,
     span_of,
 )
 from .format import (
@@ -51,6 +53,7 @@ from .format import (
     PREAMBLE,
     PREAMBLE_SIZE,
     RAWS,
+    RESD,
     RESERVED_TYPES,
     TRAILER,
 )
@@ -103,6 +106,7 @@ class ContainerReader:
         entries = layout.entries
         self._code_numbers = [n for n, e in enumerate(entries) if e.block_type == CODE]
         self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type == RAWS]
+        self._residual_numbers = {e.key: n for n, e in enumerate(entries) if e.block_type == RESD}
         self._metrics_number = next(
             (n for n, e in enumerate(entries) if e.block_type == MTRC), None
         )
@@ -206,6 +210,19 @@ class ContainerReader:
         numbers = [n for n in self._raw_numbers if self._layout.entries[n].key == signal_index]
         return self._iter(self._overlapping(numbers, t0, t1), self._raw_block_at)
 
+    @property
+    def has_residuals(self) -> bool:
+        return bool(self._residual_numbers)
+
+    def residual_block(self, i: int) -> ResidualBlock | None:
+        """The bounded-error layer of code block ``i``, or None if the file has none for it."""
+        number = self._residual_numbers.get(i)
+        if number is None:
+            return None
+        block = self._decode(number, decode_residual_block)
+        self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
+        return block
+
     def verify(self) -> list[str]:
         """Check every block (CRC and full decode) and the file's structure.
 
@@ -218,6 +235,8 @@ class ContainerReader:
                     self._code_block_at(number)
                 elif entry.block_type == RAWS:
                     self._raw_block_at(number)
+                elif entry.block_type == RESD:
+                    self.residual_block(entry.key)
                 elif entry.block_type in (META, MTRC):
                     self._decode(number, decode_json)
                 else:
@@ -486,6 +505,10 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
                     f"{where} is code block {entry.key}, expected {n_code_blocks}"
                 )
             n_code_blocks += 1
+        if block_type == RESD and entry.key >= n_code_blocks:
+            raise ContainerFormatError(
+                f"{where} corrects code block {entry.key}, which comes later or not at all"
+            )
         seen_metrics |= block_type == MTRC
         if block_type not in BLOCK_KINDS and not entry.flags & FLAG_OPTIONAL:
             reserved = RESERVED_TYPES.get(block_type)
@@ -500,7 +523,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
 def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:
     """'codes, 00:12:48–00:14:56', 'raw signal 3, …', 'metadata', "type 'XXXX'"."""
     kind = BLOCK_KINDS.get(block_type) or f"type {_type_name(block_type)}"
-    if block_type not in (CODE, RAWS) or span is None:
+    if block_type not in (CODE, RAWS, RESD) or span is None:
         return kind
     key, start, duration = span
     if block_type == RAWS:

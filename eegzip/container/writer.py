@@ -17,10 +17,12 @@ from .blocks import (
     CodeBlock,
     IndexEntry,
     RawBlock,
+    ResidualBlock,
     encode_code_block,
     encode_index,
     encode_json,
     encode_raw_block,
+    encode_residual_block,
 )
 from .format import (
     BLOCK_HEADER,
@@ -37,6 +39,7 @@ from .format import (
     MTRC,
     PREAMBLE,
     RAWS,
+    RESD,
     TRAILER,
 )
 
@@ -125,6 +128,19 @@ class ContainerWriter:
             RAWS,
             encode_raw_block(block),
             key=block.signal_index,
+            start=block.start_seconds,
+            duration=block.duration_seconds,
+        )
+
+    def write_residual_block(self, block: ResidualBlock) -> None:
+        """The bounded-error layer of code block ``block.index`` (written after that block)."""
+        self._expect(_Stage.DATA, "residual block")
+        if block.index >= self._n_code_blocks:
+            raise ValueError(f"residual block {block.index} given before its code block")
+        self._add_block(
+            RESD,
+            encode_residual_block(block),
+            key=block.index,
             start=block.start_seconds,
             duration=block.duration_seconds,
         )

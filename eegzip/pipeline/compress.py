@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from eegzip import __version__
 from eegzip.codec.registry import Codec
-from eegzip.container import ContainerReader, ContainerWriter, RawBlock
+from eegzip.container import ContainerReader, ContainerWriter, RawBlock, ResidualBlock
 from eegzip.edf import EdfFile, EdfHeader
 from eegzip.errors import EegzipError, NoCodableChannelError
 from eegzip.metrics import FidelityAccumulator
@@ -24,7 +26,14 @@ from eegzip.pipeline.channels import select_codec_channels, uv_factor
 from eegzip.pipeline.layout import BlockLayout
 from eegzip.pipeline.recording_info import signal_infos
 from eegzip.pipeline.resample import rate_ratio
-from eegzip.pipeline.signals import CodecChannels, to_digital, to_uv
+from eegzip.pipeline.signals import (
+    CodecChannels,
+    apply_residual,
+    checksums,
+    residual_for,
+    to_digital,
+    to_uv,
+)
 
 BLOCK_FRAMES = 32
 """Code frames per block: 64 s at 256 Hz; the unit of random access and of damage reports."""
@@ -44,6 +53,8 @@ class CompressOptions:
     force: bool = False
     block_frames: int = BLOCK_FRAMES
     context_frames: int = CONTEXT_FRAMES
+    max_error_uv: float | None = None
+    """With a value, a residual layer bounds every sample's error by it (0: lossless)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class CompressResult:
     clipped_samples: int
     fidelity: dict | None = field(default=None)
     warnings: tuple[str, ...] = ()
+    max_error_uv: float | None = None
+    residual_bytes: int = 0
 
     @property
     def ratio(self) -> float:
@@ -87,6 +100,8 @@ class CompressResult:
             "clipped_samples": self.clipped_samples,
             "fidelity": self.fidelity,
             "warnings": list(self.warnings),
+            "max_error_uv": self.max_error_uv,
+            "residual_bytes": self.residual_bytes,
         }
 
 
@@ -184,9 +199,9 @@ def _write_lossless(edf: EdfFile, writer: ContainerWriter, indices, raw_records:
             )
 
 
-def code_payload_bytes(path: Path) -> int:
+def payload_bytes(path: Path, block_type: str) -> int:
     with ContainerReader.open(path) as reader:
-        return reader.sizes().get("CODE", 0)
+        return reader.sizes().get(block_type, 0)
 
 
 def compress_file(
@@ -200,12 +215,16 @@ def compress_file(
     codebooks = options.codebooks or codec.n_codebooks
     if not 1 <= codebooks <= codec.n_codebooks:
         raise EegzipError(f"--codebooks must be 1..{codec.n_codebooks} for {codec.spec.name}")
+    if options.max_error_uv is not None and not options.max_error_uv >= 0:
+        raise EegzipError(f"--max-error must be ≥ 0 µV, not {options.max_error_uv}")
     with EdfFile.open(source) as edf, ContainerWriter(output, force=options.force) as writer:
         h = edf.header
         channels = plan_channels(h, options, str(source))
         layout = make_layout(h, channels, codec, options)
         raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
-        writer.write_meta(build_meta(h, channels, layout, codec, codebooks, raw_records))
+        meta = build_meta(h, channels, layout, codec, codebooks, raw_records)
+        meta["max_error_uv"] = options.max_error_uv
+        writer.write_meta(meta)
         writer.write_edf_header(edf.raw_header)
         lossless = [i for i in range(len(h.signals)) if i not in channels.indices]
         _write_lossless(edf, writer, lossless, raw_records)
@@ -219,28 +238,50 @@ def compress_file(
             if options.measure
             else None
         )
+        steps = (
+            channels.residual_steps(codec_signals, options.max_error_uv)
+            if options.max_error_uv is not None
+            else None
+        )
+        read_digital = channels.reader(edf, digital=True)
         recent: dict = {}
         clipped = 0
 
-        def measure(block: int) -> None:
+        def finish(block: int) -> None:
+            """Decode as decompression will: residual layer, then the metrics."""
             nonlocal clipped
             digital, n_clipped = to_digital(
                 decode_block(codec, layout, recent, block), codec_signals, channels.uv_factors
             )
             clipped += n_clipped
             lo, hi = layout.source_range(block)
-            accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
+            if steps is not None:
+                residuals = residual_for(read_digital(lo, hi), digital, steps)
+                writer.write_residual_block(
+                    ResidualBlock(
+                        index=block,
+                        steps=steps.astype(np.uint32),
+                        recon_crc=checksums(digital),
+                        residuals=residuals,
+                        start_seconds=recent[block].start_seconds,
+                        duration_seconds=recent[block].duration_seconds,
+                    )
+                )
+                digital = apply_residual(digital, steps, residuals, codec_signals)
+            if accumulator is not None:
+                accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
 
+        needs_decoding = accumulator is not None or steps is not None
         for b in range(layout.n_blocks):
             recent[b] = encode_block(codec, layout, read, b, codebooks)
             writer.write_code_block(recent[b])
-            if accumulator is not None and b >= 1:
-                measure(b - 1)
+            if needs_decoding and b >= 1:
+                finish(b - 1)
             recent.pop(b - 2, None)
             if progress:
                 progress(b + 1, layout.n_blocks)
-        if accumulator is not None:
-            measure(layout.n_blocks - 1)
+        if needs_decoding:
+            finish(layout.n_blocks - 1)
         fidelity = accumulator.result().to_dict() if accumulator else None
         duration = h.n_records * h.record_duration
         metrics = {
@@ -259,9 +300,11 @@ def compress_file(
         codec_channels=tuple(s.label.strip() for s in codec_signals),
         lossless_channels=tuple(h.signals[i].label.strip() for i in lossless),
         codebooks=codebooks,
-        code_bytes=code_payload_bytes(output),
+        code_bytes=payload_bytes(output, "CODE"),
         wall_seconds=time.perf_counter() - started,
         clipped_samples=clipped,
         fidelity=fidelity,
         warnings=recording_warnings(h, clipped),
+        max_error_uv=options.max_error_uv,
+        residual_bytes=payload_bytes(output, "RESD"),
     )

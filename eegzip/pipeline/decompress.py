@@ -20,12 +20,24 @@ from eegzip.codec.registry import Codec
 from eegzip.container import CodeBlock, ContainerReader
 from eegzip.edf import EdfFile, EdfHeader, EdfWriter, parse_header
 from eegzip.edf.window import shift_tals, window_header
-from eegzip.errors import ContainerFormatError, EdfFormatError, EegzipError, ModelError
+from eegzip.errors import (
+    ContainerFormatError,
+    EdfFormatError,
+    EegzipError,
+    ModelError,
+    UnsupportedError,
+)
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline.blockcodec import decode_block
 from eegzip.pipeline.compress import Progress
 from eegzip.pipeline.layout import BlockLayout
-from eegzip.pipeline.signals import CodecChannels, to_digital, to_uv
+from eegzip.pipeline.signals import (
+    CodecChannels,
+    apply_residual,
+    checksums,
+    to_digital,
+    to_uv,
+)
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,22 @@ def _reference_reader(reference: Path, header: EdfHeader, channels: CodecChannel
     return ref
 
 
+def _corrected(
+    reader: ContainerReader, block: int, digital: np.ndarray, signals, name: str
+) -> np.ndarray:
+    """Apply the residual layer of ``block``, after checking the decoder matches the writer's."""
+    residual = reader.residual_block(block)
+    if residual is None:
+        raise ContainerFormatError(f"{name}: the residual layer of code block {block} is missing")
+    if not np.array_equal(checksums(digital), residual.recon_crc):
+        raise UnsupportedError(
+            f"{name}: this machine's decoder output differs from the one that wrote the file "
+            f"(block {block}), so the error bound cannot be guaranteed here; decompress with "
+            "the same eegzip, torch and device type"
+        )
+    return apply_residual(digital, residual.steps.astype(np.int64), residual.residuals, signals)
+
+
 def decompress_file(
     source: Path,
     output: Path | None,
@@ -234,13 +262,18 @@ def decompress_file(
         clipped = 0
         writer = EdfWriter(output, raw_header, force=force) if output else None
         b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
+        bounded = meta.get("max_error_uv") is not None
         try:
             for b, window in _code_blocks(reader, b_first, b_last):
                 lo, hi = layout.source_range(b)
                 keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
-                physical = decode_block(codec, layout, window, b)[:, keep]
-                digital, n_clipped = to_digital(physical, codec_signals, channels.uv_factors)
+                digital, n_clipped = to_digital(
+                    decode_block(codec, layout, window, b), codec_signals, channels.uv_factors
+                )
                 clipped += n_clipped
+                if bounded:
+                    digital = _corrected(reader, b, digital, codec_signals, str(source))
+                digital = digital[:, keep]
                 if accumulator is not None:
                     accumulator.update(
                         channels.reader(ref)(lo + keep.start, lo + keep.stop),

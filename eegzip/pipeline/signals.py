@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,17 +21,30 @@ class CodecChannels:
     uv_factors: tuple[float, ...]
     samples_per_record: int
 
-    def reader(self, edf: EdfFile) -> SourceReader:
-        """Samples [lo, hi) of every codec channel in µV, read record by record on demand."""
+    def reader(self, edf: EdfFile, digital: bool = False) -> SourceReader:
+        """Samples [lo, hi) of every codec channel, read record by record on demand.
+
+        In µV, or with ``digital=True`` the stored integers.
+        """
         spr = self.samples_per_record
         factors = np.asarray(self.uv_factors)[:, None]
+        read_rows = edf.read_digital if digital else edf.read_physical
 
         def read(lo: int, hi: int) -> np.ndarray:
             first, last = lo // spr, -(-hi // spr)
-            rows = [edf.read_physical(i, first, last) for i in self.indices]
-            return np.stack(rows)[:, lo - first * spr : hi - first * spr] * factors
+            rows = np.stack([read_rows(i, first, last) for i in self.indices])
+            rows = rows[:, lo - first * spr : hi - first * spr]
+            return rows if digital else rows * factors
 
         return read
+
+    def residual_steps(self, signals: Sequence[SignalHeader], max_error_uv: float) -> np.ndarray:
+        """Quantiser step per channel (odd, in digital units) keeping |error| ≤ max_error_uv."""
+        steps = [
+            2 * math.floor(max_error_uv / (abs(s.gain) * f) + 1e-9) + 1
+            for s, f in zip(signals, self.uv_factors, strict=True)
+        ]
+        return np.array(steps, dtype=np.int64)
 
 
 def to_digital(
@@ -45,6 +60,28 @@ def to_digital(
         )
         out[row] = np.clip(value, signal.digital_min, signal.digital_max)
     return out, clipped
+
+
+def residual_for(original: np.ndarray, decoded: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Quantised residuals k with |original - (decoded + k * step)| ≤ (step - 1) / 2."""
+    half = (steps[:, None] - 1) // 2
+    diff = original.astype(np.int64) - decoded.astype(np.int64)
+    return np.floor_divide(diff + half, steps[:, None]).astype(np.int32)
+
+
+def apply_residual(
+    decoded: np.ndarray, steps: np.ndarray, residuals: np.ndarray, signals: Sequence[SignalHeader]
+) -> np.ndarray:
+    """Decoded digital values corrected by the residual layer, kept inside each range."""
+    out = decoded.astype(np.int64) + residuals.astype(np.int64) * steps[:, None].astype(np.int64)
+    lows = np.array([s.digital_min for s in signals])[:, None]
+    highs = np.array([s.digital_max for s in signals])[:, None]
+    return np.clip(out, lows, highs).astype(np.int32)
+
+
+def checksums(digital: np.ndarray) -> np.ndarray:
+    """CRC-32 per row of int32 samples: catches a decoder that computes differently."""
+    return np.array([zlib.crc32(row.astype("<i4").tobytes()) for row in digital], dtype=np.uint32)
 
 
 def to_uv(
