@@ -71,7 +71,9 @@ def main() -> None:
     parser.add_argument("--codebooks", type=int, nargs="+", default=[3, 6, 9])
     parser.add_argument("--gb-stride", type=int, default=3)
     parser.add_argument("--card", action="store_true", help="Write the model card's results.")
-    parser.add_argument("--run", type=Path, help="Training run folder: its facts go in the card.")
+    parser.add_argument(
+        "--run", type=Path, nargs="*", default=[], help="Training run folders, in order (phases)."
+    )
     args = parser.parse_args()
     codec = eegzip.load_codec(args.model)
     files = test_files(args.data, args.gb_stride)
@@ -118,7 +120,7 @@ def main() -> None:
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
         card["heldout"] = {"command": results["command"], "codebooks": results["codebooks"]}
         if args.run:
-            card["training"] = training_facts(args.run)
+            card["training"] = [training_facts(run) for run in args.run]
         card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
