@@ -17,47 +17,25 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
-from speed import LABELS, RATE, measure
+from speed import LABELS, RATE, eeg_header, eegmat_pool, measure, to_digital
 
-from eegzip.edf import EdfFile, EdfHeader, EdfWriter, SignalHeader, build_header
+from eegzip.edf import EdfWriter
 
 CHANNELS = [*LABELS, "A1", "A2"]  # 21
 
 
 def write_long_recording(data: Path, path: Path, hours: float) -> Path:
     """Stream a long EDF to disk one minute at a time; memory stays at one minute."""
-    pool = []
-    for src in sorted((data / "eegmat").glob("Subject*_1.edf"))[:12]:
-        with EdfFile.open(src) as edf:
-            pool += [
-                np.clip(np.rint(resample_poly(edf.read_physical(i), 64, 125) / 0.1), -32768, 32767)
-                for i, s in enumerate(edf.header.signals)
-                if not s.is_annotation
-            ]
-    signals = tuple(
-        SignalHeader(
-            label=f"EEG {name}",
-            physical_dimension="uV",
-            physical_min=-3276.8,
-            physical_max=3276.7,
-            digital_min=-32768,
-            digital_max=32767,
-            samples_per_record=RATE,
-        )  # fmt: skip
-        for name in CHANNELS
-    )
+    pool = [to_digital(x) for x in eegmat_pool(data, files=12)]
     minutes = round(hours * 60)
-    header = EdfHeader(startdate="01.01.24", starttime="00.00.00", n_records=minutes * 60,
-                       record_duration_raw="1", signals=signals)  # fmt: skip
     rng = np.random.default_rng(0)
-    with EdfWriter(path, build_header(header), force=True) as writer:
+    with EdfWriter(path, eeg_header(CHANNELS, minutes * 60), force=True) as writer:
         for _ in range(minutes):
             rows = []
             for _ in CHANNELS:
                 source = pool[rng.integers(len(pool))]
                 start = rng.integers(0, len(source) - 60 * RATE)
-                rows.append(source[start : start + 60 * RATE].astype(np.int32))
+                rows.append(source[start : start + 60 * RATE])
             writer.write_records(rows)
     return path
 

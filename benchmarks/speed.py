@@ -32,25 +32,19 @@ MINUTES = 20
 RATE = 256
 
 
-def build_recording(data: Path, path: Path, minutes: int = MINUTES) -> Path:
-    """19 channels at 256 Hz, each channel a concatenation of real EEGMAT channels."""
-    sources = sorted((data / "eegmat").glob("Subject*_1.edf"))
-    need = minutes * 60 * RATE
+def eegmat_pool(data: Path, files: int | None = None) -> list[np.ndarray]:
+    """Every EEG channel of EEGMAT's rest recordings, in µV, resampled to 256 Hz."""
     pool: list[np.ndarray] = []
-    for src in sources:
+    for src in sorted((data / "eegmat").glob("Subject*_1.edf"))[:files]:
         with EdfFile.open(src) as edf:
             for i, s in enumerate(edf.header.signals):
                 if not s.is_annotation:
                     pool.append(resample_poly(edf.read_physical(i), 64, 125))
-    rng = np.random.default_rng(0)
-    rows = []
-    for _ in LABELS:
-        picks, total = [], 0
-        while total < need:
-            piece = pool[rng.integers(len(pool))]
-            picks.append(piece)
-            total += len(piece)
-        rows.append(np.concatenate(picks)[:need])
+    return pool
+
+
+def eeg_header(labels: list[str], n_records: int) -> bytes:
+    """A plain EDF header: 1-s records at 256 Hz, ±3276.7 µV in int16 (0.1 µV steps)."""
     signals = tuple(
         SignalHeader(
             label=f"EEG {name}",
@@ -61,13 +55,32 @@ def build_recording(data: Path, path: Path, minutes: int = MINUTES) -> Path:
             digital_max=32767,
             samples_per_record=RATE,
         )  # fmt: skip
-        for name in LABELS
+        for name in labels
     )
-    header = EdfHeader(startdate="01.01.24", starttime="00.00.00", n_records=minutes * 60,
-                       record_duration_raw="1", signals=signals)  # fmt: skip
-    digital = [np.clip(np.rint(r / 0.1), -32768, 32767).astype(np.int32) for r in rows]
-    with EdfWriter(path, build_header(header), force=True) as writer:
-        writer.write_records(digital)
+    return build_header(EdfHeader(startdate="01.01.24", starttime="00.00.00",
+                                  n_records=n_records, record_duration_raw="1",
+                                  signals=signals))  # fmt: skip
+
+
+def to_digital(uv: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(uv / 0.1), -32768, 32767).astype(np.int32)
+
+
+def build_recording(data: Path, path: Path, minutes: int = MINUTES) -> Path:
+    """19 channels at 256 Hz, each channel a concatenation of real EEGMAT channels."""
+    need = minutes * 60 * RATE
+    pool = eegmat_pool(data)
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in LABELS:
+        picks, total = [], 0
+        while total < need:
+            piece = pool[rng.integers(len(pool))]
+            picks.append(piece)
+            total += len(piece)
+        rows.append(np.concatenate(picks)[:need])
+    with EdfWriter(path, eeg_header(LABELS, minutes * 60), force=True) as writer:
+        writer.write_records([to_digital(r) for r in rows])
     return path
 
 
