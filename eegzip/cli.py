@@ -38,6 +38,9 @@ errors = Console(stderr=True)
 
 EDF_SUFFIXES = {".edf", ".bdf"}
 
+OutputOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Output file, or directory.")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
 DeviceOption = Annotated[
@@ -133,12 +136,12 @@ def _fidelity_cells(fidelity: dict | None) -> list[str]:
 @app.command(
     epilog="Examples:\n\n  eegzip compress rec.edf\n\n  eegzip compress recordings/ -o archive/"
     " --codebooks 6\n\n  eegzip compress rec.edf --exclude 'EEG Fp1' --json"
+    "\n\n  eegzip compress rec.edf --max-error 1   (every coded sample within 1 µV)"
+    "\n\n  eegzip compress rec.edf --lossless"
 )
 def compress(
     inputs: Annotated[list[Path], typer.Argument(help="EDF/BDF files or directories.")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file, or directory.")
-    ] = None,
+    output: OutputOption = None,
     codebooks: Annotated[
         int | None, typer.Option("--codebooks", "-n", help="Keep the first N codebooks.")
     ] = None,
@@ -244,9 +247,7 @@ def _load_codec(model: str | None, device: str):
 )
 def decompress(
     inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file, or directory.")
-    ] = None,
+    output: OutputOption = None,
     reference: Annotated[
         Path | None,
         typer.Option("--reference", help="Original EDF: recompute the metrics against it."),
