@@ -53,9 +53,6 @@ class _WeightNorm:
         with torch.no_grad():
             self._folded = torch._weight_norm(self.weight_v, self.weight_g, 0).detach()
 
-    def unfold(self) -> None:
-        self._folded = None
-
 
 class WNConv1d(nn.Conv1d, _WeightNorm):
     """``nn.Conv1d`` with weight normalisation (DAC's WNConv1d)."""
@@ -97,9 +94,3 @@ def fold_weight_norm(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, _WeightNorm):
             m.fold()
-
-
-def unfold_weight_norm(module: nn.Module) -> None:
-    for m in module.modules():
-        if isinstance(m, _WeightNorm):
-            m.unfold()

@@ -30,7 +30,3 @@ def to_model_domain(x_uv: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> 
     return ((np.atleast_2d(x_uv) - offset[:, None].astype(np.float64)) / scale[:, None]).astype(
         np.float32
     )
-
-
-def from_model_domain(y: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return np.atleast_2d(y).astype(np.float64) * scale[:, None] + offset[:, None]
