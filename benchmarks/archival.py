@@ -3,6 +3,8 @@
 Files: the first ``--per-dataset`` test-split files of EEGMAT and Guinea-Bissau and train-split
 files of Muse (Muse has no test split), read in place. Sizes are whole files (header, lossless
 signals and annotations included); ratio = EDF bytes / compressed bytes, summed over files.
+Archival modes use the default codebooks (1 with a residual layer). Runs single-threaded:
+the machine's cores are shared.
 
     python benchmarks/archival.py --per-dataset 4
 """
@@ -16,6 +18,8 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+
+import torch
 
 import eegzip
 from eegzip.bench.baselines import measure_baselines
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=here.parents[1] / "shared" / "data")
     parser.add_argument("--per-dataset", type=int, default=4)
     args = parser.parse_args()
+    torch.set_num_threads(1)
     codec = eegzip.load_codec()
     results: dict = {
         "command": "python benchmarks/archival.py " + shlex.join(sys.argv[1:]),
@@ -72,20 +77,39 @@ def main() -> None:
                     totals[k] = totals.get(k, 0) + v
             results["datasets"][dataset] = {"files": per_file, "totals": totals}
             print(dataset, json.dumps(totals), flush=True)
+    overall: dict[str, int] = {}
+    for r in results["datasets"].values():
+        for k, v in r["totals"].items():
+            overall[k] = overall.get(k, 0) + v
+    results["overall"] = overall
     out = here / "results" / "archival.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
-    names = list(next(iter(results["datasets"].values()))["totals"])[1:]
-    lines = [f"Command: `{results['command']}` (model {codec.spec.name})", "",
+    out.with_suffix(".md").write_text(report(results, codec.spec.name))
+    print(out.with_suffix(".md").read_text())
+
+
+def report(results: dict, model: str) -> str:
+    """Ratios per dataset and overall, and the lossless mode against FLAC -8 and zstd -19."""
+    rows = {name: r["totals"] for name, r in results["datasets"].items()}
+    rows["overall"] = results["overall"]
+    counts = {name: len(r["files"]) for name, r in results["datasets"].items()}
+    counts["overall"] = sum(counts.values())
+    names = list(rows["overall"])[1:]
+    lines = [f"Command: `{results['command']}` (model {model})", "",
              "Compression ratio (EDF bytes / compressed bytes, whole files):", "",
              "| dataset | files | " + " | ".join(names) + " |",
              "|---|---|" + "---|" * len(names)]  # fmt: skip
-    for dataset, r in results["datasets"].items():
-        t = r["totals"]
+    for dataset, t in rows.items():
         cells = " | ".join(f"{t['edf'] / t[n]:.2f}×" for n in names)
-        lines.append(f"| {dataset} | {len(r['files'])} | {cells} |")
-    markdown = "\n".join(lines) + "\n"
-    out.with_suffix(".md").write_text(markdown)
-    print(markdown)
+        lines.append(f"| {dataset} | {counts[dataset]} | {cells} |")
+    lines += ["", "eegzip lossless against the lossless baselines (ratio / baseline's ratio):", "",
+              "| dataset | vs flac-8 | vs zstd-19 |", "|---|---|---|"]  # fmt: skip
+    for dataset, t in rows.items():
+        lossless = t["eegzip lossless"]
+        lines.append(
+            f"| {dataset} | {t['flac-8'] / lossless:.3f} | {t['zstd-19'] / lossless:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from eegzip.edf import read as read_edf
 from eegzip.errors import InputNotFoundError
 from eegzip.pipeline.compress import CompressOptions, CompressResult, Progress, compress_file
 from eegzip.pipeline.decompress import DecompressResult, decompress_file
+from eegzip.pipeline.groups import Grouping
 
 CONTAINER_SUFFIX = ".eegc"
 
@@ -50,12 +51,21 @@ def compress(
     force: bool = False,
     measure: bool = True,
     max_error_uv: float | None = None,
+    groups: str | None = None,
+    group_seed: int | None = None,
+    group_size: int | None = None,
     progress: Progress | None = None,
 ) -> CompressResult:
     """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity.
 
     ``max_error_uv`` adds a residual layer so that every decoded sample of the coded channels
-    is within that many µV of the original; 0 makes the whole file lossless.
+    is within that many µV of the original; 0 makes the whole file lossless. ``codebooks``
+    defaults to all of the model's, or to 1 with a residual layer (smallest files there).
+
+    A multi-channel (DAC-MC) model codes each group of channels as one token stream:
+    ``groups`` is ``"manual"`` (scalp regions, the default), ``"random"`` (groups of
+    ``group_size``, drawn with ``group_seed``), ``"none"`` (every channel alone) or the path of
+    a JSON list of lists of channel labels. The container records the groups.
     """
     source = Path(path)
     target = Path(output) if output else default_output(source)
@@ -67,6 +77,9 @@ def compress(
         measure=measure,
         force=force,
         max_error_uv=max_error_uv,
+        groups=groups,
+        group_seed=group_seed,
+        group_size=group_size,
     )
     return compress_file(source, target, codec, options, progress)
 
@@ -118,6 +131,9 @@ def info(path: str | Path) -> dict:
         header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
         meta = reader.meta
         codec_set = set(meta.get("codec_channels", []))
+        labels = [header.signals[i].label for i in meta.get("codec_channels", [])]
+        recorded = meta.get("groups")
+        grouping = Grouping.from_meta(recorded, len(labels), str(source)) if recorded else None
         return {
             "file": str(source),
             "format_version": "{}.{}".format(*reader.version),
@@ -133,6 +149,7 @@ def info(path: str | Path) -> dict:
             },
             "model": meta.get("model"),
             "codebooks_kept": meta.get("codebooks_kept"),
+            "grouping": grouping.summary(labels) if grouping else None,
             "channels": [
                 {
                     "index": i,

@@ -138,12 +138,18 @@ def _fidelity_cells(fidelity: dict | None) -> list[str]:
     " --codebooks 6\n\n  eegzip compress rec.edf --exclude 'EEG Fp1' --json"
     "\n\n  eegzip compress rec.edf --max-error 1   (every coded sample within 1 µV)"
     "\n\n  eegzip compress rec.edf --lossless"
+    "\n\n  eegzip compress rec.edf --model mc.safetensors --groups random --group-seed 3"
 )
 def compress(
     inputs: Annotated[list[Path], typer.Argument(help="EDF/BDF files or directories.")],
     output: OutputOption = None,
     codebooks: Annotated[
-        int | None, typer.Option("--codebooks", "-n", help="Keep the first N codebooks.")
+        int | None,
+        typer.Option(
+            "--codebooks",
+            "-n",
+            help="Keep the first N codebooks [default: all; 1 with --max-error/--lossless].",
+        ),
     ] = None,
     channels: Annotated[
         list[str] | None,
@@ -165,6 +171,20 @@ def compress(
     lossless: Annotated[
         bool, typer.Option("--lossless", help="Residual layer with E = 0: data records bit-exact.")
     ] = False,
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            "--groups",
+            help="Multi-channel models: manual (scalp regions, default), random, none, or a "
+            "JSON file listing groups of labels. One token stream per group.",
+        ),
+    ] = None,
+    group_seed: Annotated[
+        int | None, typer.Option("--group-seed", help="Seed of --groups random [default 0].")
+    ] = None,
+    group_size: Annotated[
+        int | None, typer.Option("--group-size", help="Channels per random group [default 4].")
+    ] = None,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
@@ -186,6 +206,9 @@ def compress(
                 force=force,
                 measure=not no_metrics,
                 max_error_uv=0.0 if lossless else max_error,
+                groups=groups,
+                group_seed=group_seed,
+                group_size=group_size,
                 progress=task(f"compress {item.name}"),
             ).to_dict()
 
@@ -229,8 +252,17 @@ def _print_compressed(r: dict, model_name: str) -> None:
             f"  residual layer: {bound} ({r['residual_bytes'] / 1e3:.1f} kB of the file)",
             highlight=False,
         )
+    if r["grouping"]:
+        console.print(f"  {_groups_line(r['grouping'])}", highlight=False)
     for note in r["warnings"]:
         errors.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
+
+
+def _groups_line(grouping: dict) -> str:
+    groups = grouping["groups"]
+    seed = f", seed {grouping['seed']}" if grouping["seed"] is not None else ""
+    listed = " · ".join(",".join(g) for g in groups)
+    return escape(f"{len(groups)} groups ({grouping['mode']}{seed}): {listed}")
 
 
 def _load_codec(model: str | None, device: str):
@@ -320,6 +352,8 @@ def info(
             f"{model.get('hop_length')} · {r['code_blocks']} blocks of {r['block_seconds']:.0f} s",
             highlight=False,
         )
+        if r["grouping"]:
+            console.print(f"  {_groups_line(r['grouping'])}", highlight=False)
         table = Table("#", "label", "unit", "Hz", "storage")
         for ch in r["channels"]:
             table.add_row(
@@ -345,6 +379,7 @@ def models(as_json: JsonOption = False) -> None:
         {
             "name": s.name,
             "default": s.name == registry.DEFAULT_MODEL,
+            "kind": s.kind,
             "sha256": s.sha256,
             "summary": s.summary,
             "card": s.card,
@@ -354,10 +389,14 @@ def models(as_json: JsonOption = False) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("name", "default", "sha256", "summary")
+    table = Table("name", "default", "kind", "sha256", "summary")
     for row in rows:
         table.add_row(
-            row["name"], "✓" if row["default"] else "", row["sha256"][:16] + "…", row["summary"]
+            row["name"],
+            "✓" if row["default"] else "",
+            row["kind"],
+            row["sha256"][:16] + "…",
+            row["summary"],
         )
     console.print(table)
 
@@ -461,9 +500,22 @@ def train(
     ] = None,
     encoder_dim: Annotated[int, typer.Option(help="DAC encoder_dim.")] = 8,
     decoder_dim: Annotated[int, typer.Option(help="DAC decoder_dim.")] = 128,
-    n_codebooks: Annotated[int, typer.Option(help="DAC n_codebooks.")] = 9,
-    codebook_size: Annotated[int, typer.Option(help="DAC codebook_size.")] = 1024,
-    sample_rate: Annotated[int, typer.Option(help="Model rate in Hz (EEG is resampled).")] = 256,
+    n_codebooks: Annotated[
+        int | None,
+        typer.Option(help="DAC n_codebooks [default 9]; with --init, keep the first n."),
+    ] = None,
+    codebook_size: Annotated[
+        int | None,
+        typer.Option(help="DAC codebook_size [default 1024]; with --init, keep the most used."),
+    ] = None,
+    sample_rate: Annotated[
+        int | None,
+        typer.Option(help="Model rate in Hz [default 256] (EEG is resampled to it)."),
+    ] = None,
+    audio: Annotated[
+        Path | None,
+        typer.Option(help="Train on the audio files in this folder instead (pretraining)."),
+    ] = None,
     quantizer_dropout: Annotated[
         float, typer.Option(help="Share of items with fewer codebooks.")
     ] = 0.5,
@@ -475,12 +527,21 @@ def train(
     gan: Annotated[
         bool, typer.Option("--gan", help="Add DAC's multi-period and multi-band discriminators.")
     ] = False,
+    multichannel: Annotated[
+        bool,
+        typer.Option(
+            "--multichannel",
+            help="Train DAC-MC: groups of channels, one token stream per group (--init may be "
+            "a DAC-SC model; --batch-size counts groups).",
+        ),
+    ] = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Train a codec on EEG from scratch or fine-tune one; resumable, held-out checks logged."""
     import torch
 
     from eegzip.codec.dac import DACConfig
+    from eegzip.train.adapt import ModelChanges
     from eegzip.train.loop import TrainConfig
     from eegzip.train.loop import train as train_model
 
@@ -491,12 +552,14 @@ def train(
         model=DACConfig(
             encoder_dim=encoder_dim,
             decoder_dim=decoder_dim,
-            n_codebooks=n_codebooks,
-            codebook_size=codebook_size,
-            sample_rate=sample_rate,
+            n_codebooks=n_codebooks or 9,
+            codebook_size=codebook_size or 1024,
+            sample_rate=sample_rate or 256,
             quantizer_dropout=quantizer_dropout,
         ),
         init=init,
+        changes=ModelChanges(n_codebooks, codebook_size, sample_rate),
+        audio_dir=audio,
         steps=steps,
         batch_size=batch_size,
         crop_seconds=crop_seconds,
@@ -515,7 +578,12 @@ def train(
                 errors.print(json.dumps(record), highlight=False, soft_wrap=True)
 
         try:
-            best = train_model(config, report)
+            if multichannel:
+                from eegzip.train.mc_loop import train_multichannel
+
+                best = train_multichannel(config, report=report)
+            else:
+                best = train_model(config, report)
         except (FileNotFoundError, ValueError) as exc:
             _fail(EegzipError(str(exc)))
             raise typer.Exit(1) from None

@@ -9,6 +9,12 @@ class EegzipError(Exception):
     exit_code = 1
 
 
+class UsageError(EegzipError):
+    """An option's value cannot be used (e.g. a --groups file naming no coded channel)."""
+
+    exit_code = 2
+
+
 class InputNotFoundError(EegzipError):
     """An input path does not exist or cannot be opened."""
 

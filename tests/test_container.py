@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 import zlib
@@ -19,6 +20,7 @@ from eegzip.container import (
     ContainerReader,
     ContainerWriter,
     RawBlock,
+    ResidualBlock,
     pack,
     packed_size,
     unpack,
@@ -27,7 +29,9 @@ from eegzip.container.blocks import (
     IndexEntry,
     decode_raw_block,
     encode_index,
+    encode_predictive_block,
     encode_raw_block,
+    reconstruction_checksums,
     span_of,
 )
 from eegzip.container.format import (
@@ -732,23 +736,45 @@ def test_absurd_times_still_give_a_one_line_message(tmp_path: Path, small_file: 
         read_everything(path)
 
 
-# --- residual layer (1.1) ------------------------------------------------------------------
+# --- residual layer: RESP (1.2), and RESD (1.1) still read -------------------------------
 
 
-def _residual_container(path: Path, residual_index: int = 0) -> Path:
-    from eegzip.container import ContainerWriter, ResidualBlock
+def encode_resd(block: ResidualBlock) -> bytes:
+    """A 1.1 RESD payload (order-1 fixed predictor), as eegzip 1.1 wrote them."""
+    from eegzip.container.blocks import _compress, _to_planes
+    from eegzip.container.format import RESD_HEADER, RESD_WIDTH
 
+    n_channels, n_samples = block.residuals.shape
+    e = np.diff(block.residuals.astype(np.int64), axis=1, prepend=0).reshape(-1)
+    zigzag = ((e << 1) ^ (e >> 63)).astype(np.uint32)
+    return (
+        RESD_HEADER.pack(
+            block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels
+        )
+        + block.steps.astype("<u4").tobytes()
+        + block.recon_crc.astype("<u4").tobytes()
+        + bytes([1] * n_channels)
+        + _compress(_to_planes(zigzag, RESD_WIDTH))
+    )
+
+
+def _residual_container(
+    path: Path, residual_index: int = 0, legacy: bool = False
+) -> tuple[Path, ResidualBlock]:
+    """A code block and its residual layer: RESP, or with ``legacy`` a 1.1 file with RESD."""
     rng = np.random.default_rng(3)
     code = CodeBlock(index=0, start_frame=0, codes=rng.integers(0, 1024, (2, 9, 4), np.uint16),
                      offsets=np.zeros(2, np.float32), scales=np.ones(2, np.float32), bits=10,
                      start_seconds=0.0, duration_seconds=8.0)  # fmt: skip
+    decoded = rng.integers(-(2**15), 2**15, (2, 1000)).astype(np.int32)
     residual = ResidualBlock(
         index=residual_index,
         steps=np.array([1, 667], np.uint32),
-        recon_crc=np.array([123, 2**32 - 1], np.uint32),
-        residuals=rng.integers(-(2**31), 2**31, (2, 1000)).astype(np.int32),
+        recon_crc=reconstruction_checksums(decoded),
+        residuals=rng.integers(-(2**20), 2**20, (2, 1000)).astype(np.int32),
         start_seconds=0.0,
         duration_seconds=8.0,
+        decoded=decoded,
     )
     with ContainerWriter(path) as writer:
         writer.write_meta({"x": 1})
@@ -759,28 +785,45 @@ def _residual_container(path: Path, residual_index: int = 0) -> Path:
         else:
             with pytest.raises(ValueError, match="before its code block"):
                 writer.write_residual_block(residual)
+    if legacy:
+        frames = [(b"RESD", f, encode_resd(residual)) if t == b"RESP" else (t, f, p)
+                  for t, f, p in split_frames(path.read_bytes())]  # fmt: skip
+        path.write_bytes(assemble(frames, version=(1, 1)))
     return path, residual
 
 
-def test_residual_block_round_trip(tmp_path: Path) -> None:
-    path, written = _residual_container(tmp_path / "r.eegc")
+@pytest.mark.parametrize("legacy", [False, True])
+def test_residual_block_round_trip(tmp_path: Path, legacy: bool) -> None:
+    path, written = _residual_container(tmp_path / "r.eegc", legacy=legacy)
+    kind = b"RESD" if legacy else b"RESP"
     with ContainerReader.open(path) as reader:
-        assert reader.has_residuals and reader.residual_block(1) is None
-        block = reader.residual_block(0)
+        assert reader.has_residuals and reader.residual_block(1, written.decoded) is None
+        block = reader.residual_block(0, written.decoded)
         assert np.array_equal(block.residuals, written.residuals)
         assert np.array_equal(block.steps, written.steps)
         assert np.array_equal(block.recon_crc, written.recon_crc)
         assert reader.verify() == []
+        assert kind.decode() in reader.sizes()
+        with pytest.raises(UnsupportedError, match="decoder output differs"):
+            reader.residual_block(0, written.decoded + 1)
     data = bytearray(path.read_bytes())
     with ContainerReader.open(path) as reader:
-        entry = next(e for e in reader._layout.entries if e.block_type == b"RESD")
+        entry = next(e for e in reader._layout.entries if e.block_type == kind)
     data[entry.offset + entry.length // 2] ^= 4
     (tmp_path / "bad.eegc").write_bytes(bytes(data))
     with (
         ContainerReader.open(tmp_path / "bad.eegc") as reader,
         pytest.raises(ChecksumError, match="residual, 00:00:00"),
     ):
+        reader.residual_block(0, written.decoded)
+
+
+def test_resp_needs_the_decoded_output(tmp_path: Path) -> None:
+    path, written = _residual_container(tmp_path / "r.eegc")
+    with ContainerReader.open(path) as reader, pytest.raises(ValueError, match="decoder's output"):
         reader.residual_block(0)
+    with pytest.raises(ValueError, match="give decoded"):
+        encode_predictive_block(dataclasses.replace(written, decoded=None))
 
 
 def test_residual_for_a_missing_code_block_is_refused(tmp_path: Path) -> None:

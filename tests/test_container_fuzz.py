@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -92,31 +93,29 @@ def index_payload(data: bytes) -> bytes:
     return data[index_offset + BLOCK_HEADER.size : index_offset + index_length - CRC.size]
 
 
-@pytest.fixture(scope="module")
-def residual_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+@pytest.fixture(scope="module", params=[False, True], ids=["RESP", "RESD"])
+def residual_file(tmp_path_factory: pytest.TempPathFactory, request) -> tuple[Path, bytes, Any]:
     from test_container import _residual_container
 
     folder = tmp_path_factory.mktemp("fuzz-resd")
-    original, _ = _residual_container(folder / "original.eegc")
-    return folder / "mutated.eegc", original.read_bytes()
+    original, block = _residual_container(folder / "original.eegc", legacy=request.param)
+    return folder / "mutated.eegc", original.read_bytes(), block.decoded
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(steps=mutations)
-def test_mutated_residual_payloads(
-    residual_file: tuple[Path, bytes], steps: list[Mutation]
-) -> None:
-    """The residual block's own decoder sees damaged payloads behind valid checksums."""
-    path, original = residual_file
+def test_mutated_residual_payloads(residual_file: tuple[Path, bytes, Any], steps: list[Mutation]):
+    """The residual decoders see damaged payloads behind valid checksums (RESP and RESD)."""
+    path, original, decoded = residual_file
     frames = split_frames(original)
-    target = next(i for i, f in enumerate(frames) if f[0] == b"RESD")
+    target = next(i for i, f in enumerate(frames) if f[0] in (b"RESD", b"RESP"))
     block_type, flags, payload = frames[target]
     frames[target] = (block_type, flags, mutate(payload, steps))
-    path.write_bytes(assemble(frames, version=(1, 1)))
+    path.write_bytes(assemble(frames, version=(1, 2)))
     for salvage in (False, True):
         try:
             with ContainerReader.open(path, salvage=salvage) as reader:
-                reader.residual_block(0)
+                reader.residual_block(0, decoded)
                 reader.verify()
         except (ContainerFormatError, UnsupportedError) as exc:
             assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)

@@ -21,6 +21,19 @@ def codec():
     return eegzip.load_codec()
 
 
+@pytest.mark.parametrize(
+    "name", ["guinea-bissau/gb-001.edf", "muse/visual-N170_subject10_session1_r1.edf"]
+)
+def test_lossless_on_other_datasets(shared_data, codec, tmp_path, name):
+    """14 channels at 128 Hz with a 4200 µV offset, and 4 coarse channels at 256 Hz."""
+    source = shared_data / name
+    result = eegzip.compress(source, tmp_path / "x.eegc", model=codec, max_error_uv=0.0,
+                             measure=False)  # fmt: skip
+    assert result.codebooks == 1 and result.output_bytes < source.stat().st_size / 2.5
+    restored = eegzip.decompress(tmp_path / "x.eegc", tmp_path / "x.edf").output
+    assert restored.read_bytes() == source.read_bytes()
+
+
 def test_lossless_gives_the_file_back(source, codec, tmp_path):
     result = eegzip.compress(source, tmp_path / "x.eegc", model=codec, max_error_uv=0.0)
     assert result.fidelity["overall"]["prd"] == 0 and result.residual_bytes > 0

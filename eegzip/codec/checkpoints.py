@@ -2,7 +2,8 @@
 
 Official checkpoints are ``{"state_dict": ..., "metadata": {"kwargs": {...}}}`` written with
 ``torch.save``. They are read with ``weights_only=True``: no pickle code ever runs. eegzip's
-own models are safetensors with the DAC kwargs as JSON in the header metadata.
+own models are safetensors with the model's kwargs as JSON in the header metadata, and a
+``format`` key saying which model: DAC-SC (``eegzip-dac-1``) or DAC-MC (``eegzip-dacmc-1``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,21 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from eegzip.codec.dac import DAC, DACConfig
+from eegzip.codec.multichannel import MCConfig, MultiChannelDAC
 from eegzip.errors import InputNotFoundError, ModelError
 
 SAFETENSORS_FORMAT = "eegzip-dac-1"
-"""Value of the ``format`` metadata key of eegzip safetensors models."""
+"""Value of the ``format`` metadata key of eegzip single-channel (DAC-SC) models."""
+
+MC_SAFETENSORS_FORMAT = "eegzip-dacmc-1"
+"""Value of the ``format`` metadata key of eegzip multi-channel (DAC-MC) models."""
+
+Model = DAC | MultiChannelDAC
+
+_BUILDERS = {
+    SAFETENSORS_FORMAT: lambda kwargs: DAC(DACConfig.from_kwargs(kwargs)),
+    MC_SAFETENSORS_FORMAT: lambda kwargs: MultiChannelDAC(MCConfig.from_kwargs(kwargs)),
+}
 
 
 def sha256_of(path: Path) -> str:
@@ -30,14 +42,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_model(kwargs: dict, source: str) -> DAC:
+def build_model(kwargs: dict, source: str, model_format: str = SAFETENSORS_FORMAT) -> Model:
     try:
-        return DAC(DACConfig.from_kwargs(kwargs))
+        return _BUILDERS[model_format](kwargs)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{source}: bad model configuration: {exc}") from exc
 
 
-def load_state_strict(model: DAC, state: dict[str, torch.Tensor], source: str) -> None:
+def load_state_strict(model: Model, state: dict[str, torch.Tensor], source: str) -> None:
     """Load weights, naming missing/unexpected keys or shape mismatches in one line."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -75,7 +87,7 @@ def load_official(path: Path) -> DAC:
     return model
 
 
-def load_safetensors(path: Path) -> tuple[DAC, dict[str, str]]:
+def load_safetensors(path: Path) -> tuple[Model, dict[str, str]]:
     """An eegzip model and its header metadata."""
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -83,15 +95,19 @@ def load_safetensors(path: Path) -> tuple[DAC, dict[str, str]]:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"{path}: not a readable safetensors model: {exc}") from exc
-    if metadata.get("format") != SAFETENSORS_FORMAT or "config" not in metadata:
+    model_format = metadata.get("format", "")
+    if model_format not in _BUILDERS or "config" not in metadata:
         raise ModelError(f"{path}: safetensors file is not an eegzip model")
-    model = build_model(json.loads(metadata["config"]), str(path))
+    model = build_model(json.loads(metadata["config"]), str(path), model_format)
     load_state_strict(model, state, str(path))
     return model, metadata
 
 
-def save_safetensors(model: DAC, path: Path, extra: dict[str, str] | None = None) -> None:
-    metadata = {"format": SAFETENSORS_FORMAT, "config": json.dumps(model.config.to_kwargs())}
+def save_safetensors(model: Model, path: Path, extra: dict[str, str] | None = None) -> None:
+    model_format = (
+        MC_SAFETENSORS_FORMAT if isinstance(model, MultiChannelDAC) else SAFETENSORS_FORMAT
+    )
+    metadata = {"format": model_format, "config": json.dumps(model.config.to_kwargs())}
     metadata.update(extra or {})
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(path.name + ".tmp")
@@ -99,7 +115,7 @@ def save_safetensors(model: DAC, path: Path, extra: dict[str, str] | None = None
     tmp.replace(path)
 
 
-def load_weights(path: Path) -> tuple[DAC, dict[str, str]]:
+def load_weights(path: Path) -> tuple[Model, dict[str, str]]:
     """Any supported weights file, by content: safetensors or an official torch checkpoint."""
     if not path.is_file():
         raise InputNotFoundError(f"{path}: no such model file")

@@ -2,7 +2,8 @@
 
 A model is a directory entry: ``<name>.safetensors`` plus its card ``<name>.json``. Containers
 record the model's name and the SHA-256 of its weights file, so decompression can insist on
-exactly the weights that made the codes.
+exactly the weights that made the codes. A model is of kind ``sc`` (DAC-SC: each channel coded
+alone) or ``mc`` (DAC-MC: one token stream per channel group).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from eegzip.codec.checkpoints import load_weights, sha256_of
-from eegzip.codec.dac import DAC
+from eegzip.codec.checkpoints import Model, load_weights, sha256_of
+from eegzip.codec.multichannel import MultiChannelDAC
 from eegzip.errors import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -40,6 +41,11 @@ class ModelSpec:
     def summary(self) -> str:
         return str(self.card.get("summary", ""))
 
+    @property
+    def kind(self) -> str:
+        """``sc`` or ``mc``, as the card says (cards before DAC-MC are single-channel)."""
+        return str(self.card.get("kind", "sc"))
+
 
 @cache
 def _cached_sha256(path: Path, _mtime_ns: int) -> str:
@@ -51,9 +57,14 @@ class Codec:
     """A loaded model ready for inference, with the facts the pipeline needs."""
 
     spec: ModelSpec
-    model: DAC
+    model: Model
     sample_rate: int
     device: torch.device
+
+    @property
+    def kind(self) -> str:
+        """``mc`` for a multi-channel model (codes groups of channels), else ``sc``."""
+        return "mc" if isinstance(self.model, MultiChannelDAC) else "sc"
 
     @property
     def hop_length(self) -> int:
@@ -71,6 +82,7 @@ class Codec:
         """What a container records of the model: enough to find and check it again."""
         return {
             "name": self.spec.name,
+            "kind": self.kind,
             "sha256": self.spec.sha256,
             "sample_rate": self.sample_rate,
             "hop_length": self.hop_length,

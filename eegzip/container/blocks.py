@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,21 +19,26 @@ import zstandard
 
 from .bitpack import pack, packed_size, unpack
 from .format import (
-    CODE,
     CODE_HEADER,
+    CODE_TYPES,
+    GCOD_STREAMS,
     INDEX_ENTRY,
     MAX_BITS,
     MAX_CODES_PER_BLOCK,
     MAX_SAMPLES_PER_BLOCK,
     RAWS,
     RAWS_HEADER,
-    RESD,
     RESD_HEADER,
     RESD_MAX_ORDER,
     RESD_WIDTH,
+    RESIDUAL_TYPES,
+    RESP_HEADER,
+    RESP_PARTITION,
+    RESP_SEGMENT,
     SAMPLE_WIDTHS,
     ZSTD_LEVEL,
 )
+from .residual_coding import decode_residuals, encode_residuals
 
 _U16 = 0xFFFF
 _U32 = 0xFFFF_FFFF
@@ -44,13 +50,15 @@ class CodeBlock:
     """One time block of neural codes for the codec channels.
 
     The pipeline reconstructs physical ≈ offsets[c] + scales[c] * model_output[c]; start and
-    duration are stored so that error messages and time-range lookups need no META.
+    duration are stored so that error messages and time-range lookups need no META. Codes
+    have one row per token stream: per channel, or per channel group for a multi-channel
+    model (fewer streams than channels; stored as a GCOD block).
     """
 
     index: int
     start_frame: int
-    codes: np.ndarray  # (n_channels, n_codebooks, n_frames), integers < 2**bits
-    offsets: np.ndarray  # float32, (n_channels,)
+    codes: np.ndarray  # (n_streams, n_codebooks, n_frames), integers < 2**bits
+    offsets: np.ndarray  # float32, (n_channels,), n_channels >= n_streams
     scales: np.ndarray  # float32, (n_channels,)
     bits: int
     start_seconds: float
@@ -66,8 +74,10 @@ class CodeBlock:
         codes = self.codes
         if codes.ndim != 3 or codes.dtype.kind not in "ui":
             raise ValueError(f"codes must be a 3-D integer array, got {codes.ndim}-D {codes.dtype}")
-        n_channels, n_codebooks, n_frames = codes.shape
+        n_streams, n_codebooks, n_frames = codes.shape
+        n_channels = self.offsets.shape[0] if self.offsets.ndim == 1 else -1
         _check_int("n_channels", n_channels, 1, _U16)
+        _check_int("n_streams", n_streams, 1, n_channels)
         _check_int("n_codebooks", n_codebooks, 1, _U16)
         _check_int("n_frames", n_frames, 1, _U32)
         if codes.size > MAX_CODES_PER_BLOCK:
@@ -83,7 +93,16 @@ class CodeBlock:
 
     @property
     def n_channels(self) -> int:
+        return self.offsets.shape[0]
+
+    @property
+    def n_streams(self) -> int:
         return self.codes.shape[0]
+
+    @property
+    def grouped(self) -> bool:
+        """Fewer token streams than channels: only a GCOD block can hold it."""
+        return self.n_streams != self.n_channels
 
     @property
     def n_codebooks(self) -> int:
@@ -142,6 +161,8 @@ class ResidualBlock:
     For channel c: sample = decoded + steps[c] * residuals[c]; recon_crc[c] is the CRC-32 of the
     decoder's digital output (int32 little-endian), so a decoder that computes differently from
     the one that wrote the file is caught instead of silently breaking the error bound.
+    A RESP block is predicted from the decoder's output, so writing or reading one needs it
+    (``decoded``; it is not stored).
     """
 
     index: int
@@ -150,6 +171,7 @@ class ResidualBlock:
     residuals: np.ndarray  # int32, (n_channels, n_samples)
     start_seconds: float
     duration_seconds: float
+    decoded: np.ndarray | None = None  # int32, (n_channels, n_samples): the decoder's output
 
     def __post_init__(self) -> None:
         _check_int("index", self.index, 0, _U32)
@@ -166,6 +188,10 @@ class ResidualBlock:
                 raise ValueError(f"{name} must be integers of shape ({n_channels},)")
         if self.steps.min() < 1 or self.steps.max() > _U32:
             raise ValueError("steps must lie in [1, 2**32)")
+        if self.decoded is not None and (
+            self.decoded.shape != self.residuals.shape or self.decoded.dtype.kind not in "ui"
+        ):
+            raise ValueError(f"decoded must be integers of shape {self.residuals.shape}")
 
 
 @dataclass(frozen=True)
@@ -182,6 +208,7 @@ class IndexEntry:
 
 
 def encode_code_block(block: CodeBlock) -> bytes:
+    """A CODE payload, or a GCOD payload for a grouped block."""
     head = CODE_HEADER.pack(
         block.start_frame,
         block.start_seconds,
@@ -192,6 +219,8 @@ def encode_code_block(block: CodeBlock) -> bytes:
         block.n_codebooks,
         block.bits,
     )
+    if block.grouped:
+        head += GCOD_STREAMS.pack(block.n_streams)
     return b"".join(
         (
             head,
@@ -202,27 +231,32 @@ def encode_code_block(block: CodeBlock) -> bytes:
     )
 
 
-def decode_code_block(payload: bytes) -> CodeBlock:
-    if len(payload) < CODE_HEADER.size:
+def decode_code_block(payload: bytes, grouped: bool = False) -> CodeBlock:
+    """A CODE payload, or with ``grouped`` a GCOD payload (its n_streams after the head)."""
+    head = CODE_HEADER.size + (GCOD_STREAMS.size if grouped else 0)
+    if len(payload) < head:
         raise ValueError("payload is shorter than its fixed header")
     start_frame, start, duration, index, n_frames, n_channels, n_codebooks, bits = (
         CODE_HEADER.unpack_from(payload)
     )
+    n_streams = GCOD_STREAMS.unpack_from(payload, CODE_HEADER.size)[0] if grouped else n_channels
     if not 1 <= bits <= MAX_BITS:
         raise ValueError(f"bits per code is {bits}, not in 1..{MAX_BITS}")
-    count = n_channels * n_codebooks * n_frames
+    if grouped and not 1 <= n_streams < n_channels:
+        raise ValueError(f"{n_streams} streams for {n_channels} channels; need 1..channels-1")
+    count = n_streams * n_codebooks * n_frames
     if count == 0 or count > MAX_CODES_PER_BLOCK:
-        raise ValueError(f"{n_channels}x{n_codebooks}x{n_frames} codes is out of range")
-    scaling_end = CODE_HEADER.size + 8 * n_channels
+        raise ValueError(f"{n_streams}x{n_codebooks}x{n_frames} codes is out of range")
+    scaling_end = head + 8 * n_channels
     if len(payload) < scaling_end:
         raise ValueError("payload is too short for its offsets and scales")
-    offsets = np.frombuffer(payload, "<f4", n_channels, CODE_HEADER.size)
-    scales = np.frombuffer(payload, "<f4", n_channels, CODE_HEADER.size + 4 * n_channels)
+    offsets = np.frombuffer(payload, "<f4", n_channels, head)
+    scales = np.frombuffer(payload, "<f4", n_channels, head + 4 * n_channels)
     packed = _decompress(payload[scaling_end:], packed_size(count, bits))
     return CodeBlock(
         index=index,
         start_frame=start_frame,
-        codes=unpack(packed, bits, count).reshape(n_channels, n_codebooks, n_frames),
+        codes=unpack(packed, bits, count).reshape(n_streams, n_codebooks, n_frames),
         offsets=offsets.astype(np.float32),
         scales=scales.astype(np.float32),
         bits=bits,
@@ -266,55 +300,102 @@ def decode_raw_block(payload: bytes) -> RawBlock:
     )
 
 
-def encode_residual_block(block: ResidualBlock) -> bytes:
-    n_channels, n_samples = block.residuals.shape
-    head = RESD_HEADER.pack(
-        block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels
-    )
-    orders, errors = zip(*(_best_prediction(row) for row in block.residuals), strict=True)
-    e = np.concatenate(errors)
-    zigzag = ((e << 1) ^ (e >> 63)).astype(np.uint32)
-    return (
-        head
-        + block.steps.astype("<u4").tobytes()
-        + block.recon_crc.astype("<u4").tobytes()
-        + bytes(orders)
-        + _compress(_to_planes(zigzag, RESD_WIDTH))
-    )
-
-
-def _prediction_error(row: np.ndarray, order: int) -> np.ndarray:
-    """FLAC's fixed predictor of ``order``: the order-th difference, first values kept."""
-    e = row.astype(np.int64)
-    for _ in range(order):
-        e = np.concatenate([e[:1], np.diff(e)])
-    return e
-
-
 def _undo_prediction(e: np.ndarray, order: int) -> np.ndarray:
     for _ in range(order):
         e = np.cumsum(e)
     return e
 
 
-def _best_prediction(row: np.ndarray) -> tuple[int, np.ndarray]:
-    """The order whose errors are smallest (fewest bits after entropy coding) and fit 32 bits."""
-    candidates = [(o, _prediction_error(row, o)) for o in range(RESD_MAX_ORDER + 1)]
-    fitting = [c for c in candidates if c[1].min() >= -(2**31) and c[1].max() < 2**31]
-    return min(fitting, key=lambda c: int(np.abs(c[1]).sum()))
+def reconstruction_checksums(decoded: np.ndarray) -> np.ndarray:
+    """CRC-32 per row of the decoder's digital output as int32 little-endian (recon_crc)."""
+    return np.array([zlib.crc32(row.astype("<i4").tobytes()) for row in decoded], np.uint32)
+
+
+@dataclass(frozen=True)
+class ResidualHead:
+    """The fixed fields of a RESD or RESP payload, and where its coded data starts."""
+
+    start_seconds: float
+    duration_seconds: float
+    index: int
+    n_samples: int
+    n_channels: int
+    steps: np.ndarray
+    recon_crc: np.ndarray
+    body: int
+    segment: int = 0  # RESP only
+    partition: int = 0  # RESP only
+
+
+def decode_residual_head(payload: bytes, predictive: bool) -> ResidualHead:
+    """Fixed fields of a RESP (``predictive``) or RESD payload, checked."""
+    header = RESP_HEADER if predictive else RESD_HEADER
+    if len(payload) < header.size:
+        raise ValueError("payload is shorter than its fixed header")
+    start, duration, index, n_samples, n_channels, *sizes = header.unpack_from(payload)
+    if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
+        raise ValueError(f"{n_channels} × {n_samples} residuals is out of range")
+    if predictive and min(sizes) < 1:
+        raise ValueError(f"segment and partition lengths {sizes} must be >= 1")
+    at = header.size
+    if len(payload) < at + 8 * n_channels:
+        raise ValueError("payload is too short for its steps and checksums")
+    steps = np.frombuffer(payload, "<u4", n_channels, at).astype(np.uint32)
+    crc = np.frombuffer(payload, "<u4", n_channels, at + 4 * n_channels).astype(np.uint32)
+    if steps.min() < 1:
+        raise ValueError("a quantiser step is 0")
+    return ResidualHead(start, duration, index, n_samples, n_channels, steps, crc,
+                        at + 8 * n_channels, *sizes)  # fmt: skip
+
+
+def encode_predictive_block(block: ResidualBlock) -> bytes:
+    """A RESP payload; needs ``block.decoded``."""
+    if block.decoded is None:
+        raise ValueError("a RESP block is predicted from the decoder's output: give decoded")
+    n_channels, n_samples = block.residuals.shape
+    head = RESP_HEADER.pack(
+        block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels,
+        RESP_SEGMENT, RESP_PARTITION,
+    )  # fmt: skip
+    return b"".join((
+        head,
+        block.steps.astype("<u4").tobytes(),
+        block.recon_crc.astype("<u4").tobytes(),
+        encode_residuals(block.residuals, block.decoded, block.steps, RESP_SEGMENT, RESP_PARTITION),
+    ))  # fmt: skip
+
+
+def decode_predictive_block(payload: bytes, decoded: np.ndarray) -> ResidualBlock:
+    """A RESP payload, given the decoder's output whose checksums it stores (checked first)."""
+    head = decode_residual_head(payload, predictive=True)
+    if decoded.shape != (head.n_channels, head.n_samples):
+        raise ValueError(f"decoded output of shape {decoded.shape} for {head.n_channels} × "
+                         f"{head.n_samples} residuals")  # fmt: skip
+    if not np.array_equal(reconstruction_checksums(decoded), head.recon_crc):
+        raise ValueError("the decoder's output does not match the stored checksums")
+    residuals = decode_residuals(
+        payload[head.body :], decoded, head.steps, head.segment, head.partition
+    )
+    if residuals.min() < -(2**31) or residuals.max() >= 2**31:
+        raise ValueError("residuals do not fit 32 bits")
+    return ResidualBlock(
+        index=head.index,
+        steps=head.steps,
+        recon_crc=head.recon_crc,
+        residuals=residuals.astype(np.int32),
+        start_seconds=head.start_seconds,
+        duration_seconds=head.duration_seconds,
+        decoded=decoded,
+    )
 
 
 def decode_residual_block(payload: bytes) -> ResidualBlock:
-    if len(payload) < RESD_HEADER.size:
-        raise ValueError("payload is shorter than its fixed header")
-    start, duration, index, n_samples, n_channels = RESD_HEADER.unpack_from(payload)
-    if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
-        raise ValueError(f"{n_channels} × {n_samples} residuals is out of range")
+    """A RESD payload (1.1): fixed predictors, byte planes, zstd."""
+    head = decode_residual_head(payload, predictive=False)
+    n_channels, n_samples = head.n_channels, head.n_samples
     at = RESD_HEADER.size
     if len(payload) < at + 9 * n_channels:
         raise ValueError("payload is too short for its steps, checksums and orders")
-    steps = np.frombuffer(payload, "<u4", n_channels, at).astype(np.uint32)
-    crc = np.frombuffer(payload, "<u4", n_channels, at + 4 * n_channels).astype(np.uint32)
     orders = payload[at + 8 * n_channels : at + 9 * n_channels]
     if max(orders) > RESD_MAX_ORDER:
         raise ValueError(f"predictor order {max(orders)} is above {RESD_MAX_ORDER}")
@@ -327,12 +408,12 @@ def decode_residual_block(payload: bytes) -> ResidualBlock:
     if residuals.min() < -(2**31) or residuals.max() >= 2**31:
         raise ValueError("residuals do not fit 32 bits")
     return ResidualBlock(
-        index=index,
-        steps=steps,
-        recon_crc=crc,
+        index=head.index,
+        steps=head.steps,
+        recon_crc=head.recon_crc,
         residuals=residuals.astype(np.int32),
-        start_seconds=start,
-        duration_seconds=duration,
+        start_seconds=head.start_seconds,
+        duration_seconds=head.duration_seconds,
     )
 
 
@@ -342,7 +423,7 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
     Lets a reader that lost the index rebuild its entries, and name the time range of a block
     that is cut short (a prefix of the payload is enough).
     """
-    if block_type == CODE:
+    if block_type in CODE_TYPES:
         if len(payload) < CODE_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, key, *_ = CODE_HEADER.unpack_from(payload)
@@ -350,7 +431,7 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
         if len(payload) < RAWS_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, _, _, key, _ = RAWS_HEADER.unpack_from(payload)
-    elif block_type == RESD:
+    elif block_type in RESIDUAL_TYPES:  # RESP starts with RESD's fields
         if len(payload) < RESD_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         start, duration, key, _, _ = RESD_HEADER.unpack_from(payload)

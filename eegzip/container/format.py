@@ -9,7 +9,7 @@ import struct
 
 # Version written by this eegzip; readers accept any minor of FORMAT_MAJOR (spec §8).
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1
+FORMAT_MINOR = 2
 
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
@@ -36,6 +36,12 @@ MTRC = b"MTRC"
 INDX = b"INDX"
 # Defined in 1.1.
 RESD = b"RESD"
+# Defined in 1.2.
+GCOD = b"GCOD"
+RESP = b"RESP"
+
+# Blocks holding the codes of one time block; numbered together by block_index.
+CODE_TYPES = (CODE, GCOD)
 
 # Reserved for later versions; a 1.x reader treats them like any unknown type.
 RESERVED_TYPES = {
@@ -51,12 +57,22 @@ BLOCK_KINDS = {
     MTRC: "metrics",
     INDX: "index",
     RESD: "residual",
+    GCOD: "grouped codes",
+    RESP: "residual",
 }
+
+# Blocks holding the residual layer of one code block: RESD (1.1, still read), RESP (1.2).
+RESIDUAL_TYPES = (RESD, RESP)
 
 # Fixed-size head of a CODE payload: start_frame, start_seconds, duration_seconds,
 # block_index, n_frames, n_channels, n_codebooks, bits.
 # Followed by n_channels f32 offsets, n_channels f32 scales, one zstd frame of packed codes.
 CODE_HEADER = struct.Struct("<QddIIHHB")
+
+# A GCOD payload (1.2) is a CODE payload for codes of S channel groups (one token stream per
+# group, S <= n_channels): the CODE fixed head, then u16 n_streams S, then n_channels f32
+# offsets, n_channels f32 scales, and one zstd frame of the (S, n_codebooks, n_frames) codes.
+GCOD_STREAMS = struct.Struct("<H")
 
 # Fixed-size head of a RAWS payload:
 # start_record, start_seconds, duration_seconds, n_records, n_samples, signal_index, sample_width.
@@ -72,6 +88,32 @@ RAWS_HEADER = struct.Struct("<QddIIHB")
 RESD_HEADER = struct.Struct("<ddIIH")
 RESD_WIDTH = 4  # bytes per zigzag-coded prediction error
 RESD_MAX_ORDER = 2
+
+# Fixed-size head of a RESP payload (1.2), the predictive residual layer that replaces RESD:
+# RESD's five fields, then segment_length (samples per set of prediction coefficients) and
+# partition_length (samples per entropy context). Followed by n_channels u32 steps,
+# n_channels u32 CRC-32s of the decoder's digital output, the prediction models (channel after
+# channel, segment after segment: RESP_MODEL_HEAD, u16 neighbour channels, packed
+# coefficients), u32 word count, the range-coded words and the raw bits (spec §5.10).
+RESP_HEADER = struct.Struct("<ddIIHIH")
+RESP_MODEL_HEAD = struct.Struct("<BBBBB")  # order, codec_lags, n_neighbours, shift, coef_bits
+RESP_MAX_ORDER = 32  # own-history taps
+RESP_CODEC_LAGS = 3  # most codec terms: k[t-1] and Δd[t+j] for |j| < codec_lags
+RESP_MAX_NEIGHBOURS = 16  # earlier channels whose errors may be regressors
+RESP_MAX_COEF_BITS = 32
+RESP_MAX_SHIFT = 48
+RESP_CONTEXTS = 64  # scale contexts per partition, and the alphabet of their deltas
+RESP_TOKENS = 256  # token alphabet: values < 16 directly, then 4 tokens per bit length
+RESP_DIRECT_TOKENS = 16
+RESP_PRECISION = 24  # constriction's range coder: probabilities in units of 2**-24
+RESP_PRIOR_WIDTH = 16  # triangular prior: weight 16 at a context's centre token, 0 from 16 away
+RESP_COUNT_WEIGHT = 2  # weight of each coded token against the prior
+RESP_FIRST_CHUNK = 16  # models are refreshed after 16, 32, 64, … tokens of a context
+# Writer's choices (readers accept any segment_length and partition_length >= 1): measured on
+# ../shared/data, 8192-sample segments balance coefficient cost against adaptation; 128-sample
+# partitions were 0.3-1 % smaller than 256.
+RESP_SEGMENT = 8192
+RESP_PARTITION = 128
 
 # One INDX entry per block before the index:
 # type, flags, key (CODE: block_index, RAWS: signal_index, else 0), offset, length,

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, TypeVar
 
+import numpy as np
+
 from ..errors import (
     ChecksumError,
     ContainerFormatError,
@@ -30,22 +32,26 @@ from .blocks import (
     decode_code_block,
     decode_index,
     decode_json,
+    decode_predictive_block,
     decode_raw_block,
     decode_residual_block,
+    decode_residual_head,
+    reconstruction_checksums,
     span_of,
 )
 from .format import (
     BLOCK_HEADER,
     BLOCK_KINDS,
     BLOCK_OVERHEAD,
-    CODE,
     CODE_HEADER,
+    CODE_TYPES,
     CRC,
     EDFH,
     END_MAGIC,
     FLAG_OPTIONAL,
     FORMAT_MAJOR,
     FORMAT_MINOR,
+    GCOD,
     INDX,
     MAGIC,
     META,
@@ -55,6 +61,8 @@ from .format import (
     RAWS,
     RESD,
     RESERVED_TYPES,
+    RESIDUAL_TYPES,
+    RESP,
     TRAILER,
 )
 
@@ -104,9 +112,11 @@ class ContainerReader:
         self._version = version
         self._layout = layout
         entries = layout.entries
-        self._code_numbers = [n for n, e in enumerate(entries) if e.block_type == CODE]
+        self._code_numbers = [n for n, e in enumerate(entries) if e.block_type in CODE_TYPES]
         self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type == RAWS]
-        self._residual_numbers = {e.key: n for n, e in enumerate(entries) if e.block_type == RESD}
+        self._residual_numbers = {
+            e.key: n for n, e in enumerate(entries) if e.block_type in RESIDUAL_TYPES
+        }
         self._metrics_number = next(
             (n for n, e in enumerate(entries) if e.block_type == MTRC), None
         )
@@ -214,12 +224,31 @@ class ContainerReader:
     def has_residuals(self) -> bool:
         return bool(self._residual_numbers)
 
-    def residual_block(self, i: int) -> ResidualBlock | None:
-        """The bounded-error layer of code block ``i``, or None if the file has none for it."""
+    def residual_block(self, i: int, decoded: np.ndarray | None = None) -> ResidualBlock | None:
+        """The bounded-error layer of code block ``i``, or None if the file has none for it.
+
+        ``decoded`` is the decoder's digital output for the block: a RESP block is predicted
+        from it, and with it either type is refused (UnsupportedError) when its checksums
+        differ from those the writer stored, since the bound would not hold.
+        """
         number = self._residual_numbers.get(i)
         if number is None:
             return None
-        block = self._decode(number, decode_residual_block)
+        predictive = self._layout.entries[number].block_type == RESP
+        if decoded is not None:
+            head = self._decode(number, lambda p: decode_residual_head(p, predictive))
+            if not np.array_equal(reconstruction_checksums(decoded), head.recon_crc):
+                raise UnsupportedError(
+                    f"{self._name}: this machine's decoder output differs from the one that "
+                    f"wrote the file (block {i}), so the error bound cannot be guaranteed here; "
+                    "decompress with the same eegzip, torch and device type"
+                )
+        if predictive:
+            if decoded is None:
+                raise ValueError("a RESP block can only be decoded with the decoder's output")
+            block = self._decode(number, lambda p: decode_predictive_block(p, decoded))
+        else:
+            block = self._decode(number, decode_residual_block)
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -231,12 +260,15 @@ class ContainerReader:
         problems = []
         for number, entry in enumerate(self._layout.entries):
             try:
-                if entry.block_type == CODE:
+                if entry.block_type in CODE_TYPES:
                     self._code_block_at(number)
                 elif entry.block_type == RAWS:
                     self._raw_block_at(number)
                 elif entry.block_type == RESD:
                     self.residual_block(entry.key)
+                elif entry.block_type == RESP:  # its data needs the model: the head only
+                    head = self._decode(number, lambda p: decode_residual_head(p, True))
+                    self._check_span(number, head.index, head.start_seconds, head.duration_seconds)
                 elif entry.block_type in (META, MTRC):
                     self._decode(number, decode_json)
                 else:
@@ -282,7 +314,8 @@ class ContainerReader:
         ]
 
     def _code_block_at(self, number: int) -> CodeBlock:
-        block = self._decode(number, decode_code_block)
+        grouped = self._layout.entries[number].block_type == GCOD
+        block = self._decode(number, lambda payload: decode_code_block(payload, grouped))
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -499,13 +532,13 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
             raise ContainerFormatError(
                 f"{where} is an unexpected extra {BLOCK_KINDS[block_type]} block"
             )
-        if block_type == CODE:
+        if block_type in CODE_TYPES:
             if entry.key != n_code_blocks:
                 raise ContainerFormatError(
                     f"{where} is code block {entry.key}, expected {n_code_blocks}"
                 )
             n_code_blocks += 1
-        if block_type == RESD and entry.key >= n_code_blocks:
+        if block_type in RESIDUAL_TYPES and entry.key >= n_code_blocks:
             raise ContainerFormatError(
                 f"{where} corrects code block {entry.key}, which comes later or not at all"
             )
@@ -523,7 +556,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
 def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:
     """'codes, 00:12:48–00:14:56', 'raw signal 3, …', 'metadata', "type 'XXXX'"."""
     kind = BLOCK_KINDS.get(block_type) or f"type {_type_name(block_type)}"
-    if block_type not in (CODE, RAWS, RESD) or span is None:
+    if block_type not in (*CODE_TYPES, RAWS, *RESIDUAL_TYPES) or span is None:
         return kind
     key, start, duration = span
     if block_type == RAWS:

@@ -21,8 +21,8 @@ from .blocks import (
     encode_code_block,
     encode_index,
     encode_json,
+    encode_predictive_block,
     encode_raw_block,
-    encode_residual_block,
 )
 from .format import (
     BLOCK_HEADER,
@@ -33,13 +33,14 @@ from .format import (
     END_MAGIC,
     FORMAT_MAJOR,
     FORMAT_MINOR,
+    GCOD,
     INDX,
     MAGIC,
     META,
     MTRC,
     PREAMBLE,
     RAWS,
-    RESD,
+    RESP,
     TRAILER,
 )
 
@@ -110,11 +111,12 @@ class ContainerWriter:
         self._stage = _Stage.DATA
 
     def write_code_block(self, block: CodeBlock) -> None:
+        """A CODE block, or a GCOD block when the codes have fewer streams than channels."""
         self._expect(_Stage.DATA, "code block")
         if block.index != self._n_code_blocks:
             raise ValueError(f"code block {block.index} given; expected {self._n_code_blocks}")
         self._add_block(
-            CODE,
+            GCOD if block.grouped else CODE,
             encode_code_block(block),
             key=block.index,
             start=block.start_seconds,
@@ -133,13 +135,16 @@ class ContainerWriter:
         )
 
     def write_residual_block(self, block: ResidualBlock) -> None:
-        """The bounded-error layer of code block ``block.index`` (written after that block)."""
+        """The bounded-error layer of code block ``block.index`` (written after that block).
+
+        Written as RESP, predicted from ``block.decoded``, which must therefore be given.
+        """
         self._expect(_Stage.DATA, "residual block")
         if block.index >= self._n_code_blocks:
             raise ValueError(f"residual block {block.index} given before its code block")
         self._add_block(
-            RESD,
-            encode_residual_block(block),
+            RESP,
+            encode_predictive_block(block),
             key=block.index,
             start=block.start_seconds,
             duration=block.duration_seconds,

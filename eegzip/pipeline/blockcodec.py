@@ -3,6 +3,7 @@
 ``encode_block`` turns the codec channels' physical samples around a block into a CodeBlock;
 ``decode_block`` turns a block and its neighbours' codes back into that block's samples at the
 recording's own rate. Both work on one block at a time, so memory is bounded by the block size.
+With a multi-channel model and a grouping, each group of channels is one token stream.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from eegzip.codec.registry import Codec
 from eegzip.container import CodeBlock
+from eegzip.pipeline.groups import Grouping
 from eegzip.pipeline.layout import BlockLayout
 from eegzip.pipeline.resample import resample
 from eegzip.pipeline.scaling import block_scaling, to_model_domain
@@ -42,8 +44,42 @@ def _model_window(
     return window
 
 
+def _group_inputs(grouping: Grouping, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(channel index, electrode ids, mask), each (groups, largest group)."""
+    index, mask = grouping.padded()
+    ids = np.asarray(grouping.electrode_ids, dtype=np.int64)[index]
+    return tuple(torch.from_numpy(a).to(device) for a in (index, ids, mask))
+
+
+def _encode(
+    codec: Codec, x: np.ndarray, n_codebooks: int, grouping: Grouping | None
+) -> torch.Tensor:
+    """Codes (streams, n, frames) of model-domain channels (C, T): per channel or per group."""
+    signal = torch.from_numpy(x).to(codec.device)
+    if grouping is None:
+        return codec.model.encode_codes(signal[:, None], n_codebooks)
+    index, ids, mask = _group_inputs(grouping, codec.device)
+    return codec.model.encode_codes(signal[index], ids, mask, n_codebooks)
+
+
+def _decode(codec: Codec, codes: torch.Tensor, grouping: Grouping | None) -> torch.Tensor:
+    """Model-domain channels (C, T) from codes (streams, n, frames)."""
+    if grouping is None:
+        return codec.model.decode_codes(codes)[:, 0]
+    index, ids, mask = _group_inputs(grouping, codec.device)
+    groups = codec.model.decode_codes(codes, ids, mask)
+    channels = groups.new_empty((len(grouping.electrode_ids), groups.shape[-1]))
+    channels[index[mask]] = groups[mask]
+    return channels
+
+
 def encode_block(
-    codec: Codec, layout: BlockLayout, read: SourceReader, block: int, n_codebooks: int
+    codec: Codec,
+    layout: BlockLayout,
+    read: SourceReader,
+    block: int,
+    n_codebooks: int,
+    grouping: Grouping | None = None,
 ) -> CodeBlock:
     """Codes of one block, encoded with ``context_frames`` of signal on either side."""
     s_lo, s_hi = layout.source_range(block)
@@ -53,9 +89,7 @@ def encode_block(
     window = _model_window(layout, read, start, stop, own.shape[0])
     x = np.nan_to_num(to_model_domain(window, offsets, scales), nan=0.0)
     with torch.inference_mode():
-        codes = codec.model.encode_codes(
-            torch.from_numpy(x[:, None, :]).to(codec.device), n_codebooks
-        )
+        codes = _encode(codec, x, n_codebooks, grouping)
     first_frame = block * layout.block_frames
     frames = min(layout.block_frames, layout.total_frames - first_frame)
     ctx = layout.context_frames
@@ -74,7 +108,11 @@ def encode_block(
 
 
 def decode_block(
-    codec: Codec, layout: BlockLayout, blocks: Mapping[int, CodeBlock], block: int
+    codec: Codec,
+    layout: BlockLayout,
+    blocks: Mapping[int, CodeBlock],
+    block: int,
+    grouping: Grouping | None = None,
 ) -> np.ndarray:
     """Physical samples (channels, n) of ``block`` at the source rate, in µV.
 
@@ -98,7 +136,7 @@ def decode_block(
         offset_parts.append(np.repeat(cb.offsets[:, None].astype(np.float64), (hi - lo) * hop, 1))
     codes = torch.from_numpy(np.concatenate(parts, axis=2).astype(np.int64)).to(codec.device)
     with torch.inference_mode():
-        y = codec.model.decode_codes(codes)[:, 0].double().cpu().numpy()
+        y = _decode(codec, codes, grouping).double().cpu().numpy()
     physical = y * np.concatenate(scale_parts, 1) + np.concatenate(offset_parts, 1)
     # Back to the source rate from a model sample that lands exactly on a source sample.
     span_start = first * hop

@@ -25,19 +25,13 @@ from eegzip.errors import (
     EdfFormatError,
     EegzipError,
     ModelError,
-    UnsupportedError,
 )
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline.blockcodec import decode_block
 from eegzip.pipeline.compress import Progress
+from eegzip.pipeline.groups import Grouping
 from eegzip.pipeline.layout import BlockLayout
-from eegzip.pipeline.signals import (
-    CodecChannels,
-    apply_residual,
-    checksums,
-    to_digital,
-    to_uv,
-)
+from eegzip.pipeline.signals import CodecChannels, apply_residual, to_digital, to_uv
 
 
 @dataclass(frozen=True)
@@ -99,6 +93,17 @@ def layout_from_meta(meta: dict, codec: Codec) -> BlockLayout:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ContainerFormatError(f"metadata lacks a valid {exc} entry") from None
+
+
+def grouping_from_meta(meta: dict, codec: Codec, n_channels: int, name: str) -> Grouping | None:
+    """The recorded channel groups: a multi-channel model needs them, a single-channel none."""
+    recorded = meta.get("groups")
+    if (recorded is not None) != (codec.kind == "mc"):
+        raise ContainerFormatError(
+            f"{name}: metadata {'has' if recorded is not None else 'lacks'} channel groups, "
+            f"but its model {codec.spec.name!r} is of kind {codec.kind!r}"
+        )
+    return None if recorded is None else Grouping.from_meta(recorded, n_channels, name)
 
 
 class _RecordAssembler:
@@ -191,16 +196,10 @@ def _reference_reader(reference: Path, header: EdfHeader, channels: CodecChannel
 def _corrected(
     reader: ContainerReader, block: int, digital: np.ndarray, signals, name: str
 ) -> np.ndarray:
-    """Apply the residual layer of ``block``, after checking the decoder matches the writer's."""
-    residual = reader.residual_block(block)
+    """Apply the residual layer of ``block``; the reader refuses it if the decoder differs."""
+    residual = reader.residual_block(block, digital)
     if residual is None:
         raise ContainerFormatError(f"{name}: the residual layer of code block {block} is missing")
-    if not np.array_equal(checksums(digital), residual.recon_crc):
-        raise UnsupportedError(
-            f"{name}: this machine's decoder output differs from the one that wrote the file "
-            f"(block {block}), so the error bound cannot be guaranteed here; decompress with "
-            "the same eegzip, torch and device type"
-        )
     return apply_residual(digital, residual.steps.astype(np.int64), residual.residuals, signals)
 
 
@@ -233,6 +232,7 @@ def decompress_file(
             uv_factors=tuple(float(f) for f in meta["codec_uv_factors"]),
             samples_per_record=header.signals[indices[0]].samples_per_record,
         )
+        grouping = grouping_from_meta(meta, codec, len(indices), str(source))
         first, stop = record_window(header, start, duration, str(source))
         whole = (first, stop) == (0, header.n_records)
         raw_header, shift = (
@@ -268,7 +268,9 @@ def decompress_file(
                 lo, hi = layout.source_range(b)
                 keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
                 digital, n_clipped = to_digital(
-                    decode_block(codec, layout, window, b), codec_signals, channels.uv_factors
+                    decode_block(codec, layout, window, b, grouping),
+                    codec_signals,
+                    channels.uv_factors,
                 )
                 clipped += n_clipped
                 if bounded:

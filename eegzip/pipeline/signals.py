@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,11 +76,6 @@ def apply_residual(
     lows = np.array([s.digital_min for s in signals])[:, None]
     highs = np.array([s.digital_max for s in signals])[:, None]
     return np.clip(out, lows, highs).astype(np.int32)
-
-
-def checksums(digital: np.ndarray) -> np.ndarray:
-    """CRC-32 per row of int32 samples: catches a decoder that computes differently."""
-    return np.array([zlib.crc32(row.astype("<i4").tobytes()) for row in digital], dtype=np.uint32)
 
 
 def to_uv(

@@ -35,15 +35,49 @@ def split_files(data_dir: Path, split: str, datasets: Sequence[str] | None = Non
     ]
 
 
+AUDIO_RATE = 4000
+"""Audio for the audio-pretrained stand-in is resampled to one rate and fed sample by sample,
+as the paper fed EEG samples to a 44.1 kHz audio model. 4 kHz keeps speech intelligible and
+puts more of its energy in the low normalised band where EEG lives (at 8 kHz a 0.86 M model
+learned no waveform in 1 500 steps)."""
+
+AUDIO_FULL_SCALE_UV = 200.0
+"""Audio full scale (±1) is treated as ±200 µV, so EEG's scaling maps it back to ±1."""
+
+
+def audio_files(audio_dir: Path) -> list[Path]:
+    """Every WAV/FLAC under ``audio_dir``; the first folder level names its group."""
+    files = sorted(p for p in audio_dir.rglob("*") if p.suffix.lower() in {".wav", ".flac"})
+    if not files:
+        raise FileNotFoundError(f"{audio_dir}: no .wav or .flac files")
+    return files
+
+
+def load_audio(path: Path) -> np.ndarray:
+    """One mono audio file at AUDIO_RATE, on the µV scale the crop sampler expects."""
+    import soundfile  # the 'bench' extra; only audio pretraining needs it
+
+    samples, rate = soundfile.read(path, dtype="float64", always_2d=True)
+    up, down = rate_ratio(rate, AUDIO_RATE)
+    mono = resample(samples.mean(axis=1)[None, :], up, down)[0]
+    return (mono * AUDIO_FULL_SCALE_UV).astype(np.float32)
+
+
 def load_channels(path: Path, model_rate: int) -> list[np.ndarray]:
     """Every codable channel of one EDF, in µV at the model rate."""
+    return [samples for _, samples in load_labelled_channels(path, model_rate)]
+
+
+def load_labelled_channels(path: Path, model_rate: int) -> list[tuple[str, np.ndarray]]:
+    """(label, µV samples at the model rate) of every codable channel of one EDF."""
     with EdfFile.open(path) as edf:
         infos = signal_infos(edf.header)
         out = []
         for i in select_codec_channels(infos):
             up, down = rate_ratio(infos[i].sample_rate, model_rate)
             factor = uv_factor(infos[i].physical_dimension) or 1.0
-            out.append(resample(edf.read_physical(i) * factor, up, down).astype(np.float32))
+            samples = resample(edf.read_physical(i) * factor, up, down).astype(np.float32)
+            out.append((infos[i].label, samples))
     return out
 
 
@@ -84,6 +118,13 @@ class CropSampler:
             channels += loaded
             groups += [path.parent.name] * len(loaded)
         return cls(channels, crop_samples, seed, groups)
+
+    @classmethod
+    def from_audio(cls, audio_dir: Path, crop_samples: int, seed: int = 0) -> CropSampler:
+        """Crops of audio files, each first-level folder (speech, music...) equally often."""
+        paths = audio_files(audio_dir)
+        groups = [p.relative_to(audio_dir).parts[0] if p.parent != audio_dir else "" for p in paths]
+        return cls([load_audio(p) for p in paths], crop_samples, seed, groups)
 
     @property
     def total_samples(self) -> int:

@@ -19,7 +19,14 @@ import torch
 from eegzip.codec.checkpoints import load_weights, save_safetensors
 from eegzip.codec.dac import DAC, DACConfig
 from eegzip.metrics.mel import MultiScaleMelLoss
-from eegzip.train.data import CropSampler, split_files
+from eegzip.train.adapt import (
+    ModelChanges,
+    code_usage,
+    keep_codebooks,
+    prune_vocabulary,
+    with_sample_rate,
+)
+from eegzip.train.data import AUDIO_RATE, CropSampler, split_files
 from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.losses import CodecLoss, LossWeights
 
@@ -32,6 +39,8 @@ class TrainConfig:
     out_dir: Path
     model: DACConfig = field(default_factory=DACConfig)
     init: Path | None = None
+    changes: ModelChanges = field(default_factory=ModelChanges)
+    audio_dir: Path | None = None
     steps: int = 10_000
     batch_size: int = 16
     crop_seconds: float = 16.0
@@ -88,25 +97,33 @@ def _perplexity(usage: torch.Tensor) -> list[float]:
     return [round(float(v), 1) for v in torch.exp(entropy)]
 
 
+def eval_codebooks(n_codebooks: int) -> list[int]:
+    """Codebook counts of the held-out checks: 3, 6 and 9 (or the model's all)."""
+    return sorted({n for n in EVAL_CODEBOOKS if n <= n_codebooks} | {min(9, n_codebooks)})
+
+
+def crop_fidelity(y: torch.Tensor, crops: torch.Tensor, mel: MultiScaleMelLoss) -> dict:
+    """Mel loss, PRD, SNR and r of reconstructions ``y`` of ``crops`` (N, 1, T)."""
+    err = ((y - crops) ** 2).sum()
+    centred = crops - crops.mean(dim=-1, keepdim=True)
+    yc = y - y.mean(dim=-1, keepdim=True)
+    r = (centred * yc).sum(-1) / (centred.norm(dim=-1) * yc.norm(dim=-1)).clamp(min=1e-12)
+    return {
+        "mel": round(float(mel(y, crops)), 4),
+        "prd": round(float(100 * torch.sqrt(err / (crops**2).sum())), 2),
+        "snr_db": round(float(10 * torch.log10((centred**2).sum() / err)), 2),
+        "r": round(float(r.mean()), 4),
+    }
+
+
 @torch.no_grad()
 def evaluate(model: DAC, crops: torch.Tensor, mel: MultiScaleMelLoss) -> dict[str, dict]:
-    """Held-out fidelity in the codec domain at 3, 6 and 9 codebooks."""
+    """Held-out fidelity in the codec domain at 3, 6 and 9 codebooks (or the model's all)."""
     model.eval()
-    results = {}
-    for n in EVAL_CODEBOOKS:
-        if n > model.n_codebooks:
-            continue
-        y = model.decode_codes(model.encode_codes(crops, n))
-        err = ((y - crops) ** 2).sum()
-        centred = crops - crops.mean(dim=-1, keepdim=True)
-        yc = y - y.mean(dim=-1, keepdim=True)
-        r = (centred * yc).sum(-1) / (centred.norm(dim=-1) * yc.norm(dim=-1)).clamp(min=1e-12)
-        results[str(n)] = {
-            "mel": round(float(mel(y, crops)), 4),
-            "prd": round(float(100 * torch.sqrt(err / (crops**2).sum())), 2),
-            "snr_db": round(float(10 * torch.log10((centred**2).sum() / err)), 2),
-            "r": round(float(r.mean()), 4),
-        }
+    results = {
+        str(n): crop_fidelity(model.decode_codes(model.encode_codes(crops, n)), crops, mel)
+        for n in eval_codebooks(model.n_codebooks)
+    }
     model.train()
     return results
 
@@ -123,10 +140,23 @@ def _discriminator_step(
 
 
 def _initial_model(config: TrainConfig) -> DAC:
+    """The configured model, or the init weights with the requested changes but vocabulary."""
     if config.init is None:
         return DAC(config.model)
     model, _ = load_weights(config.init)
+    changes = config.changes
+    if changes.n_codebooks is not None:
+        model = keep_codebooks(model, changes.n_codebooks)
+    if changes.sample_rate is not None:
+        model = with_sample_rate(model, changes.sample_rate)
     return model
+
+
+def _training_sampler(config: TrainConfig, rate: int, crop: int) -> CropSampler:
+    if config.audio_dir is not None:
+        return CropSampler.from_audio(config.audio_dir, crop, seed=config.seed)
+    train_files = split_files(config.data_dir, "train", config.train_datasets)
+    return CropSampler.from_files(train_files, rate, crop, seed=config.seed)
 
 
 def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
@@ -134,12 +164,16 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     torch.manual_seed(config.seed)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
-    model = _initial_model(config).to(device)
+    model = _initial_model(config)
     rate = model.config.sample_rate
     crop = int(round(config.crop_seconds * rate / model.hop_length)) * model.hop_length
-    train_files = split_files(config.data_dir, "train", config.train_datasets)
     test_files = split_files(config.data_dir, "test", config.eval_datasets)
-    sampler = CropSampler.from_files(train_files, rate, crop, seed=config.seed)
+    sampler = _training_sampler(config, rate, crop)
+    source_rate = AUDIO_RATE if config.audio_dir is not None else rate
+    if config.init is not None and config.changes.codebook_size is not None:
+        usage = code_usage(model, torch.from_numpy(sampler.fixed_set(256, config.seed + 2)))
+        model = prune_vocabulary(model, config.changes.codebook_size, usage)
+    model = model.to(device)
     eval_sets = {
         dataset: torch.from_numpy(
             CropSampler.from_files([p for p in test_files if p.parent.name == dataset], rate,
@@ -174,8 +208,8 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         {
             "event": "start",
             "step": step,
-            "train_files": len(train_files),
-            "train_hours": round(sampler.total_samples / rate / 3600, 2),
+            "train_items": len(sampler.channels),
+            "train_hours": round(sampler.total_samples / source_rate / 3600, 2),
             "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
         }
     )

@@ -1,0 +1,223 @@
+"""Range coding of integer prediction errors: the entropy layer of a RESP block (spec §5.10).
+
+Why this shape: each error is zigzag-mapped and split into a token (its bit length and the two
+bits after the leading one, Laplace-like and worth modelling) and raw low bits (close to
+uniform, stored as they are). The token model is picked by a scale context per partition of
+each channel that the encoder stores, so every model is known before decoding and whole
+batches go through constriction's range coder at once. Each context's model is learned from
+the tokens already coded in it, refreshed in doubling chunks. Models are integer frequency
+tables (no floating point), so a second implementation reproduces the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import constriction
+import numpy as np
+
+from .format import (
+    RESP_CONTEXTS,
+    RESP_COUNT_WEIGHT,
+    RESP_DIRECT_TOKENS,
+    RESP_FIRST_CHUNK,
+    RESP_PRECISION,
+    RESP_PRIOR_WIDTH,
+    RESP_TOKENS,
+)
+
+_WORDS = struct.Struct("<I")
+
+
+def zigzag(e: np.ndarray) -> np.ndarray:
+    """int64 → uint64 (0, -1, 1, -2, … → 0, 1, 2, 3, …), a bijection on all of int64."""
+    e = e.astype(np.int64)
+    return ((e << 1) ^ (e >> 63)).view(np.uint64)
+
+
+def unzigzag(u: np.ndarray) -> np.ndarray:
+    return (u >> np.uint64(1)).astype(np.int64) ^ -(u & np.uint64(1)).astype(np.int64)
+
+
+def bit_length(u: np.ndarray) -> np.ndarray:
+    """Exact bit length of uint64 values (float log2 alone rounds near powers of two)."""
+    n = np.zeros(u.shape, np.int64)
+    nonzero = u > 0
+    guess = np.floor(np.log2(u[nonzero].astype(np.float64))).astype(np.int64)
+    guess = np.clip(guess, 0, 63)
+    v = u[nonzero]
+    guess -= (v >> guess.astype(np.uint64)) == 0
+    guess += (guess < 63) & ((v >> np.minimum(guess + 1, 63).astype(np.uint64)) != 0)
+    n[nonzero] = guess + 1
+    return n
+
+
+def tokenize(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(token, number of raw bits, raw bits) of each value.
+
+    Below RESP_DIRECT_TOKENS the token is the value; above, 16 + 4·(n − 4) + the two bits after
+    the leading one, where n + 1 is the bit length, and the n − 2 lower bits are raw.
+    """
+    n = bit_length(u) - 1
+    big = u >= RESP_DIRECT_TOKENS
+    n_raw = np.where(big, n - 2, 0)
+    top = (u >> np.maximum(n_raw, 0).astype(np.uint64)) & np.uint64(3)
+    coded = RESP_DIRECT_TOKENS + 4 * (n - 4) + top.astype(np.int64)
+    token = np.where(big, coded, u.astype(np.int64))
+    raw = u & ((np.uint64(1) << n_raw.astype(np.uint64)) - np.uint64(1))
+    return token, n_raw, raw
+
+
+def raw_bit_count(token: np.ndarray) -> np.ndarray:
+    return np.where(token < RESP_DIRECT_TOKENS, 0, (token - RESP_DIRECT_TOKENS) // 4 + 2)
+
+
+def detokenize(token: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    n_raw = raw_bit_count(token)
+    top = np.where(token < RESP_DIRECT_TOKENS, token, 4 + (token - RESP_DIRECT_TOKENS) % 4)
+    return (top.astype(np.uint64) << n_raw.astype(np.uint64)) | raw
+
+
+def contexts_for(u: np.ndarray, partition: int) -> np.ndarray:
+    """The encoder's context per partition of each row: about 2·log2 of the mean value."""
+    n_rows, n = u.shape
+    parts = -(-n // partition)
+    padded = np.zeros((n_rows, parts * partition))
+    padded[:, :n] = u.astype(np.float64)
+    sizes = np.minimum(partition, n - np.arange(parts) * partition)
+    mean = padded.reshape(n_rows, parts, partition).sum(2) / sizes
+    return np.clip(np.floor(2 * np.log2(mean + 1)), 0, RESP_CONTEXTS - 1).astype(np.int64)
+
+
+def context_center(z: int) -> int:
+    """The token the prior of context ``z`` peaks at: that of about 2**(z/2)."""
+    value = ((2 + (z & 1)) << (z >> 1)) >> 1
+    return int(tokenize(np.array([value], np.uint64))[0][0])
+
+
+def _prior(center: int, size: int, wrap: bool) -> np.ndarray:
+    index = np.arange(size)
+    distance = np.abs(index - center)
+    if wrap:
+        distance = np.minimum(distance, size - distance)
+    return np.maximum(0, RESP_PRIOR_WIDTH - distance).astype(np.int64)
+
+
+def model_weights(prior: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Integer weights w summing to 2**PRECISION − size; symbol i has probability (w_i + 1)/2**P.
+
+    constriction's fast categorical quantisation gives exactly these probabilities when the
+    weights are integers with this sum (spec §5.10).
+    """
+    base = prior + RESP_COUNT_WEIGHT * counts
+    total = (1 << RESP_PRECISION) - base.size
+    weights = base * total // base.sum()
+    weights[int(np.argmax(base))] += total - weights.sum()
+    return weights
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """[0, 16), [16, 32), [32, 64), …: each model is refreshed once the coded count doubles."""
+    bounds, edge = [0], RESP_FIRST_CHUNK
+    while bounds[-1] < n:
+        bounds.append(min(n, edge))
+        edge *= 2
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _categorical(weights: np.ndarray):
+    return constriction.stream.model.Categorical(weights.astype(np.float64), perfect=False)
+
+
+def _encode_adaptive(encoder, symbols: np.ndarray, prior: np.ndarray) -> None:
+    counts = np.zeros(prior.size, np.int64)
+    for lo, hi in _chunks(symbols.size):
+        encoder.encode(symbols[lo:hi].astype(np.int32), _categorical(model_weights(prior, counts)))
+        counts += np.bincount(symbols[lo:hi], minlength=prior.size)
+
+
+def _decode_adaptive(decoder, n: int, prior: np.ndarray) -> np.ndarray:
+    counts = np.zeros(prior.size, np.int64)
+    out = np.empty(n, np.int64)
+    for lo, hi in _chunks(n):
+        chunk = decoder.decode(_categorical(model_weights(prior, counts)), hi - lo)
+        out[lo:hi] = chunk
+        counts += np.bincount(chunk, minlength=prior.size)
+    return out
+
+
+def _context_deltas(z: np.ndarray) -> np.ndarray:
+    previous = np.concatenate([np.zeros((z.shape[0], 1), np.int64), z[:, :-1]], axis=1)
+    return ((z - previous) % RESP_CONTEXTS).reshape(-1)
+
+
+def encode_errors(errors: np.ndarray, partition: int) -> bytes:
+    """Range-coded contexts and tokens, then the raw bits, of (channels, samples) int64 errors."""
+    u = zigzag(errors)
+    z = contexts_for(u, partition)
+    token, n_raw, raw = tokenize(u.reshape(-1))
+    position_context = np.repeat(z, partition, axis=1)[:, : u.shape[1]].reshape(-1)
+    encoder = constriction.stream.queue.RangeEncoder()
+    _encode_adaptive(encoder, _context_deltas(z), _prior(0, RESP_CONTEXTS, wrap=True))
+    for context in range(RESP_CONTEXTS):
+        symbols = token[position_context == context]
+        if symbols.size:
+            prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
+            _encode_adaptive(encoder, symbols, prior)
+    words = encoder.get_compressed().astype("<u4").tobytes()
+    return _WORDS.pack(len(words) // 4) + words + _pack_raw(raw, n_raw)
+
+
+def decode_errors(data: bytes, n_channels: int, n_samples: int, partition: int) -> np.ndarray:
+    """Inverse of encode_errors; ValueError for any stream that is not exactly one encoding."""
+    if len(data) < _WORDS.size:
+        raise ValueError("entropy-coded data is shorter than its word count")
+    (n_words,) = _WORDS.unpack_from(data)
+    end = _WORDS.size + 4 * n_words
+    if len(data) < end:
+        raise ValueError(f"range-coded stream of {n_words} words is cut short")
+    words = np.frombuffer(data, "<u4", n_words, _WORDS.size).astype(np.uint32)
+    parts = -(-n_samples // partition)
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(words)
+        deltas = _decode_adaptive(
+            decoder, n_channels * parts, _prior(0, RESP_CONTEXTS, wrap=True)
+        ).reshape(n_channels, parts)
+        z = np.cumsum(deltas, axis=1) % RESP_CONTEXTS
+        position_context = np.repeat(z, partition, axis=1)[:, :n_samples].reshape(-1)
+        token = np.empty(n_channels * n_samples, np.int64)
+        for context in range(RESP_CONTEXTS):
+            where = np.flatnonzero(position_context == context)
+            if where.size:
+                prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
+                token[where] = _decode_adaptive(decoder, where.size, prior)
+    except (RuntimeError, ValueError, AssertionError) as exc:  # constriction on a bad stream
+        raise ValueError(f"bad range-coded stream: {exc}") from None
+    raw = _unpack_raw(data[end:], raw_bit_count(token))
+    return unzigzag(detokenize(token, raw)).reshape(n_channels, n_samples)
+
+
+def _pack_raw(raw: np.ndarray, n_raw: np.ndarray) -> bytes:
+    """Each value's n_raw low bits, most significant first, concatenated and zero-padded."""
+    starts = np.cumsum(n_raw) - n_raw
+    bits = np.zeros(int(n_raw.sum()), np.uint8)
+    for b in range(int(n_raw.max(initial=0))):
+        has = n_raw > b
+        shift = (n_raw[has] - 1 - b).astype(np.uint64)
+        bits[starts[has] + b] = ((raw[has] >> shift) & np.uint64(1)).astype(np.uint8)
+    return np.packbits(bits).tobytes()
+
+
+def _unpack_raw(data: bytes, n_raw: np.ndarray) -> np.ndarray:
+    total = int(n_raw.sum())
+    if len(data) != (total + 7) // 8:
+        raise ValueError(f"raw bits take {len(data)} bytes, expected {(total + 7) // 8}")
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))
+    if bits[total:].any():
+        raise ValueError("nonzero padding after the raw bits")
+    starts = np.cumsum(n_raw) - n_raw
+    raw = np.zeros(n_raw.size, np.uint64)
+    for b in range(int(n_raw.max(initial=0))):
+        has = n_raw > b
+        raw[has] = (raw[has] << np.uint64(1)) | bits[starts[has] + b].astype(np.uint64)
+    return raw

@@ -1,0 +1,197 @@
+"""The RESP coder: exact round trips on any integer signal, and bytes that never drift."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from eegzip.container.entropy import (
+    bit_length,
+    decode_errors,
+    detokenize,
+    encode_errors,
+    model_weights,
+    tokenize,
+    unzigzag,
+    zigzag,
+)
+from eegzip.container.format import RESP_CODEC_LAGS, RESP_PRECISION, RESP_TOKENS
+from eegzip.container.residual_coding import (
+    Model,
+    decode_residuals,
+    encode_model,
+    encode_residuals,
+)
+
+EDF = (-(2**15), 2**15 - 1)
+BDF = (-(2**23), 2**23 - 1)
+
+
+def residuals_for(original: np.ndarray, decoded: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """As the pipeline quantises them (signals.residual_for)."""
+    half = (steps[:, None] - 1) // 2
+    return np.floor_divide(original.astype(np.int64) - decoded + half, steps[:, None])
+
+
+def round_trip(original, decoded, steps, segment=64, partition=16) -> bytes:
+    k = residuals_for(original, decoded, steps).astype(np.int32)
+    data = encode_residuals(k, decoded, steps, segment, partition)
+    back = decode_residuals(data, decoded, steps, segment, partition)
+    assert np.array_equal(back, k)
+    if (steps == 1).all():
+        assert np.array_equal(decoded + back, original)
+    return data
+
+
+@st.composite
+def signals(draw):
+    low, high = draw(st.sampled_from([EDF, BDF]))
+    shape = (draw(st.integers(1, 4)), draw(st.integers(1, 300)))
+    kind = draw(st.sampled_from(["random", "smooth", "constant", "extremes"]))
+    if kind == "random":
+        x = draw(hnp.arrays(np.int64, shape, elements=st.integers(low, high)))
+    elif kind == "smooth":
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        x = np.cumsum(rng.integers(-50, 51, shape), axis=1) + rng.integers(low // 2, high // 2)
+        x = np.clip(x, low, high)
+    elif kind == "constant":
+        x = np.full(shape, draw(st.integers(low, high)))
+    else:
+        x = draw(hnp.arrays(np.int64, shape, elements=st.sampled_from([low, high, 0, -1])))
+    decoded = np.clip(x + draw(st.integers(-1000, 1000)), low, high).astype(np.int32)
+    if draw(st.booleans()):
+        decoded = np.full(shape, draw(st.integers(low, high)), np.int32)
+    steps = np.array(draw(st.lists(st.sampled_from([1, 1, 3, 7, 1789, 2**17 + 1]),
+                                   min_size=shape[0], max_size=shape[0])))  # fmt: skip
+    return x, decoded, steps
+
+
+@settings(max_examples=80, deadline=None)
+@given(signals())
+def test_any_signal_round_trips(case) -> None:
+    round_trip(*case)
+
+
+def test_prediction_beats_first_differences_on_correlated_channels() -> None:
+    rng = np.random.default_rng(1)
+    common = np.cumsum(rng.normal(0, 30, 4000))
+    x = np.stack([common + rng.normal(0, 3, 4000) for _ in range(4)]).round().astype(np.int64)
+    decoded = np.zeros_like(x, dtype=np.int32)
+    data = round_trip(x, decoded, np.ones(4, np.int64), segment=8192, partition=128)
+    first_differences = encode_errors(np.diff(x, axis=1, prepend=0), 128)
+    assert len(data) < 0.8 * len(first_differences)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.int64, st.tuples(st.integers(1, 3), st.integers(1, 200)),
+                  elements=st.integers(-(2**63), 2**63 - 1)))  # fmt: skip
+def test_entropy_layer_round_trips_all_of_int64(errors: np.ndarray) -> None:
+    assert np.array_equal(decode_errors(encode_errors(errors, 16), *errors.shape, 16), errors)
+
+
+def test_tokens_are_exact_at_powers_of_two() -> None:
+    u = np.array([0, 15, 16, 17, 2**53 - 1, 2**53, 2**53 + 1, 2**63, 2**64 - 1], np.uint64)
+    assert bit_length(u).tolist() == [0, 4, 5, 5, 53, 54, 54, 64, 64]
+    token, _, raw = tokenize(u)
+    assert token.max() < RESP_TOKENS and np.array_equal(detokenize(token, raw), u)
+    e = np.array([0, -1, 1, -(2**63), 2**63 - 1], np.int64)
+    assert zigzag(e).tolist() == [0, 1, 2, 2**64 - 1, 2**64 - 2]
+    assert np.array_equal(unzigzag(zigzag(e)), e)
+
+
+@given(hnp.arrays(np.int64, RESP_TOKENS, elements=st.integers(0, 2**24)))
+def test_model_weights_fill_the_range_exactly(counts: np.ndarray) -> None:
+    weights = model_weights(np.ones(RESP_TOKENS, np.int64), counts)
+    assert weights.min() >= 0 and weights.sum() == (1 << RESP_PRECISION) - RESP_TOKENS
+
+
+def test_entropy_bytes_are_pinned() -> None:
+    """Integer-only, so any machine, a second implementation or another constriction release
+    must give exactly these bytes."""
+    rng = np.random.default_rng(7)
+    errors = np.round(rng.laplace(0, 20, (3, 500))).astype(np.int64)
+    errors[0, :3] = [2**62, -(2**62), 0]
+    data = encode_errors(errors, 16)
+    assert len(data) == 1442
+    assert hashlib.sha256(data).hexdigest() == (
+        "002ffcc3f2e43cf1b7bd10859258917a4c67e6d257116f6858a3a1286b7d5263"
+    )
+
+
+def reference_decode(models, errors, decoded, steps, segment) -> np.ndarray:
+    """Spec §5.10's recursion, sample by sample in Python integers: the second implementation.
+
+    Integers wrap to int64 before each shift and division, as the spec says.
+    """
+    n_channels, n = errors.shape
+
+    def wrap(value):
+        return (value + 2**63) % 2**64 - 2**63
+
+    def at(series, t):
+        return int(series[t]) if 0 <= t < n else 0
+
+    slope = [[0] + [int(d[t]) - int(d[t - 1]) for t in range(1, n)] for d in decoded]
+    k = [[0] * n for _ in range(n_channels)]
+    for c in range(n_channels):
+        y_prev, v = int(decoded[c][0]), []
+        for t in range(n):
+            m = models[c][t // segment]
+            coefs = [int(q) for q in m.coefs]
+            acc = sum(coefs[i - 1] * (v[t - i] if t >= i else 0) for i in range(1, m.order + 1))
+            j = m.order
+            if m.codec_lags:
+                acc += coefs[j] * (k[c][t - 1] if t else 0)
+                j += 1
+                for lag in range(1 - m.codec_lags, m.codec_lags):
+                    acc += coefs[j] * (slope[c][t + lag] if 0 <= t + lag < n else 0)
+                    j += 1
+            for o in m.neighbours:
+                for lag in (-1, 0, 1):
+                    acc += coefs[j] * at(errors[o], t + lag)
+                    j += 1
+            guess = y_prev + (wrap(acc + ((1 << m.shift) >> 1)) >> m.shift)
+            step = int(steps[c])
+            k_hat = wrap(guess - int(decoded[c][t]) + (step - 1) // 2) // step
+            k[c][t] = wrap(int(errors[c][t]) + k_hat)
+            y = wrap(int(decoded[c][t]) + step * k[c][t])
+            v.append(wrap(y - y_prev))
+            y_prev = y
+    return np.array(k)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_decoder_follows_the_spec(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_channels, n, segment = int(rng.integers(1, 4)), int(rng.integers(1, 120)), 40
+    models = []
+    for c in range(n_channels):
+        row = []
+        for _ in range(-(-n // segment)):
+            order, codec = int(rng.integers(0, 6)), int(rng.integers(0, RESP_CODEC_LAGS + 1))
+            neighbours = tuple(int(o) for o in rng.permutation(c)[: rng.integers(0, c + 1)])
+            count = order + 2 * codec + 3 * len(neighbours)
+            coefs = rng.integers(-3000, 3000, count).astype(np.int64)
+            row.append(Model(order, codec, neighbours, int(rng.integers(0, 12)), coefs))
+        models.append(row)
+    errors = rng.integers(-50, 51, (n_channels, n)).astype(np.int64)
+    decoded = rng.integers(-1000, 1000, (n_channels, n)).astype(np.int32)
+    steps = rng.choice([1, 3, 7], n_channels)
+    body = b"".join(encode_model(m) for row in models for m in row) + encode_errors(errors, 8)
+    expected = reference_decode(models, errors, decoded, steps, segment)
+    assert np.array_equal(decode_residuals(body, decoded, steps, segment, 8), expected)
+
+
+def test_malformed_bodies_are_value_errors() -> None:
+    decoded = np.zeros((2, 50), np.int32)
+    steps = np.ones(2, np.int64)
+    data = encode_residuals(np.ones((2, 50), np.int32), decoded, steps, 64, 16)
+    for bad in (data[:3], data + b"\0", data[:-1], b"\xff" * len(data)):
+        with pytest.raises(ValueError):
+            decode_residuals(bad, decoded, steps, 64, 16)
