@@ -62,7 +62,9 @@ def groups_file(tmp_path_factory):
 def test_round_trip_each_grouping(mode, mc_model, recording, groups_file, tmp_path):
     spec = str(groups_file) if mode == "file" else mode
     seed = {"group_seed": 5, "group_size": 3} if mode == "random" else {}
-    result = eegzip.compress(recording, tmp_path / "x.eegc", model=mc_model, groups=spec, **seed)
+    entropy = mode in ("manual", "file")  # the others check the GCOD and CODE fallbacks
+    result = eegzip.compress(recording, tmp_path / "x.eegc", model=mc_model, groups=spec,
+                             entropy=entropy, **seed)  # fmt: skip
     with ContainerReader.open(tmp_path / "x.eegc") as reader:
         recorded = reader.meta["groups"]
         blocks = list(reader.iter_code_blocks())
@@ -80,7 +82,8 @@ def test_round_trip_each_grouping(mode, mc_model, recording, groups_file, tmp_pa
     # One token stream per group: the code count scales with groups, not channels.
     assert sum(b.codes.size for b in blocks) == len(members) * TINY.n_codebooks * total_frames
     assert all(b.n_channels == 8 and b.n_streams == len(members) for b in blocks)
-    assert ("GCOD" in sizes) == (len(members) < 8) and ("CODE" in sizes) == (len(members) == 8)
+    stored = "ECOD" if entropy else "GCOD" if len(members) < 8 else "CODE"
+    assert set(sizes) & {"CODE", "GCOD", "ECOD"} == {stored}
     eegzip.decompress(tmp_path / "x.eegc", tmp_path / "x.edf", model=mc_model)
     with EdfFile.open(recording) as a, EdfFile.open(tmp_path / "x.edf") as b:
         assert b.raw_header == a.raw_header and b.annotations == a.annotations
@@ -139,3 +142,21 @@ def test_train_multichannel_from_single_channel(shared_data, tmp_path):
     model, metadata = load_weights(tmp_path / "run" / "latest.safetensors")
     assert isinstance(model, MultiChannelDAC) and model.config.dac == TINY
     assert metadata["format"] == "eegzip-dacmc-1" and metadata["step"] == "3"
+
+
+def test_bench_counts_one_code_stream_per_group(mc_model, recording):
+    """bench passes --groups through: nominal bits per channel scale with groups / channels."""
+    nominal = {}
+    for mode, streams in (("manual", 3), ("none", 8)):
+        args = ["bench", str(recording), "--model", str(mc_model), "--groups", mode,
+                "--codebooks", "2", "--json"]  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert f"--groups {mode}" in out["command"]
+        (run,) = out["aggregate"]["runs"]
+        nominal[mode] = run["nominal_bits_per_second_per_channel"]
+        # 2 codebooks × 6 bits (64 entries) × 0.5 frames/s per stream, over 8 channels
+        assert nominal[mode] == pytest.approx(2 * 6 * 0.5 * streams / 8)
+        assert run["bits_per_second_per_channel"] > 0
+    assert nominal["manual"] < nominal["none"]

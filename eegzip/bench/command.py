@@ -18,6 +18,14 @@ from eegzip.bench.plots import write_plots
 from eegzip.bench.run import Example, bench_file, measured_to_dict, merge, time_model_load
 from eegzip.bench.tables import baseline_table, fidelity_table, size_table, task_table
 from eegzip.bench.tasks import REPEATS, run_task
+from eegzip.cli_options import (
+    DeviceOption,
+    GroupSeedOption,
+    GroupSizeOption,
+    GroupsOption,
+    JsonOption,
+    ModelOption,
+)
 from eegzip.codec.registry import Codec
 from eegzip.errors import EegzipError, InputNotFoundError
 
@@ -34,7 +42,7 @@ BENCH_EPILOG = (
 NOTES = {
     "sizes": "ratio = EDF bytes / .eegc bytes; bits_per_second_per_channel = 8 × CODE-block "
     "bytes / (duration × codec channels); nominal = codebooks × ceil(log2 codebook size) × "
-    "frames per second",
+    "frames per second × code streams per channel (1 for DAC-SC; groups / channels for DAC-MC)",
     "speed": "wall time of one eegzip.api.compress (measure=False) and one "
     "eegzip.api.decompress call per file with the model already loaded; model_load_seconds "
     "is one load of the weights file, for reference",
@@ -102,7 +110,12 @@ def command_line(ctx: typer.Context) -> str:
 
 
 def _run_bench(
-    paths: list[Path], codec: Codec, codebooks: str | None, limit: int | None, show: bool
+    paths: list[Path],
+    codec: Codec,
+    codebooks: str | None,
+    limit: int | None,
+    show: bool,
+    grouping: dict[str, Any],
 ) -> tuple[dict[str, Any], Example | None, int]:
     """Bench every file; the JSON fields, the plot example and the exit code of failed files."""
     from eegzip import cli
@@ -118,7 +131,7 @@ def _run_bench(
     with cli._progress(show) as task:
         for item in items:
             try:
-                result, file_example = bench_file(item, codec, counts, task)
+                result, file_example = bench_file(item, codec, counts, task, grouping)
             except EegzipError as error:
                 _report(error)
                 exit_code = exit_code or error.exit_code
@@ -145,6 +158,7 @@ def _run_task(
     limit: int | None,
     repeats: int,
     show: bool,
+    grouping: dict[str, Any],
 ) -> dict[str, Any]:
     from eegzip import cli
 
@@ -152,7 +166,16 @@ def _run_task(
     default = ",".join(str(n) for n in TASK_CODEBOOKS if n <= available) or "none"
     counts = parse_codebooks(codebooks or default, available)
     with cli._progress(show) as progress:
-        task = run_task(name, root, codec, counts, limit=limit, repeats=repeats, task=progress)
+        task = run_task(
+            name,
+            root,
+            codec,
+            counts,
+            limit=limit,
+            repeats=repeats,
+            task=progress,
+            grouping=grouping,
+        )
     return {"codebooks": counts, "task": task}
 
 
@@ -218,12 +241,12 @@ def bench_command(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write PNG figures into this folder.")
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", "-m", help="Shipped model name or weights file."),
-    ] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = "cpu",
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    model: ModelOption = None,
+    device: DeviceOption = "cpu",
+    groups: GroupsOption = None,
+    group_seed: GroupSeedOption = None,
+    group_size: GroupSizeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Benchmark against zstd, xz, FLAC and wavelets; --task: classify after compression."""
     from eegzip import cli
@@ -234,6 +257,7 @@ def bench_command(
         raise typer.BadParameter("--plot draws file benchmarks, not --task results")
     result: dict[str, Any] = {"command": command_line(ctx), "eegzip_version": __version__}
     exit_code = 0
+    grouping = {"groups": groups, "group_seed": group_seed, "group_size": group_size}
     try:
         _require_extras(task is not None, plot is not None)
         originals_only = task is not None and (codebooks or "").strip().lower() == "none"
@@ -241,9 +265,13 @@ def bench_command(
         result.update(model=codec.identity() if codec else None, device=device)
         if task is not None:
             show = not as_json
-            result.update(_run_task(task.value, paths[0], codec, codebooks, limit, repeats, show))
+            result.update(
+                _run_task(task.value, paths[0], codec, codebooks, limit, repeats, show, grouping)
+            )
         elif codec is not None:
-            output, example, exit_code = _run_bench(paths, codec, codebooks, limit, not as_json)
+            output, example, exit_code = _run_bench(
+                paths, codec, codebooks, limit, not as_json, grouping
+            )
             result.update(output)
             if plot is not None and example is not None and output["aggregate"]:
                 result["plots"] = [str(p) for p in write_plots(output["aggregate"], example, plot)]

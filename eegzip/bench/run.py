@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -91,6 +91,7 @@ class WaveletRun:
 @dataclass(frozen=True)
 class CodecRun:
     codebooks: int
+    stream_seconds: float  # code streams × duration: channels for DAC-SC, groups for DAC-MC
     output_bytes: int
     code_bytes: int
     encode: StepCost
@@ -128,7 +129,7 @@ def _round(value: float | None, digits: int) -> float | None:
 
 
 def nominal_bits(codec: Codec, codebooks: int) -> float:
-    """Bits per second per channel before entropy coding: codes × bits per code × frames/s."""
+    """Bits per second per code stream before entropy coding: codes × bits per code × frames/s."""
     bits_per_code = math.ceil(math.log2(codec.codebook_size))
     return codebooks * bits_per_code * codec.sample_rate / codec.hop_length
 
@@ -177,6 +178,7 @@ def _codec_run(
     original: CodecSignals,
     coder: WaveletCoder,
     task: TaskFactory | None,
+    grouping: Mapping[str, Any],
 ) -> tuple[CodecRun, np.ndarray]:
     container, restored = workdir / f"{codebooks}.eegc", workdir / f"{codebooks}.edf"
     packed, encode = _costed(
@@ -188,6 +190,7 @@ def _codec_run(
             measure=False,
             force=True,
             progress=task(f"encode {path.name} ×{codebooks}") if task else None,
+            **grouping,
         )
     )
     unpacked, decode_cost = _costed(
@@ -200,8 +203,10 @@ def _codec_run(
         )
     )
     reconstruction = read_codec_signals(restored).uv
+    streams = len(packed.grouping["groups"]) if packed.grouping else len(packed.codec_channels)
     run = CodecRun(
         codebooks=codebooks,
+        stream_seconds=streams * packed.duration_seconds,
         output_bytes=packed.output_bytes,
         code_bytes=packed.code_bytes,
         encode=encode,
@@ -218,15 +223,21 @@ def bench_file(
     codec: Codec,
     codebooks: Sequence[int],
     task: TaskFactory | None = None,
+    grouping: Mapping[str, Any] | None = None,
 ) -> tuple[Measured, Example]:
-    """All measurements of one file; the example keeps the run with the most codebooks."""
+    """All measurements of one file; the example keeps the run with the most codebooks.
+
+    ``grouping`` holds api.compress's channel-grouping keywords, for multi-channel models.
+    """
     original = read_codec_signals(path)
     baselines = tuple(measure_baselines(path))
     coder = WaveletCoder(original.uv, original.sample_rate)
     runs, example = [], None
     with TemporaryDirectory(prefix="eegzip-bench-") as workdir:
         for n in codebooks:
-            run, reconstruction = _codec_run(path, Path(workdir), codec, n, original, coder, task)
+            run, reconstruction = _codec_run(
+                path, Path(workdir), codec, n, original, coder, task, grouping or {}
+            )
             runs.append(run)
             if example is None or n > example.codebooks:
                 example = Example(path.name, n, original, reconstruction)
@@ -271,6 +282,7 @@ def _merge_runs(runs: Sequence[CodecRun], weights: Sequence[float]) -> CodecRun:
     wavelets = [run.wavelet for run in runs]
     return CodecRun(
         codebooks=first.codebooks,
+        stream_seconds=sum(run.stream_seconds for run in runs),
         output_bytes=sum(run.output_bytes for run in runs),
         code_bytes=sum(run.code_bytes for run in runs),
         encode=encode,
@@ -319,7 +331,9 @@ def measured_to_dict(m: Measured, codec: Codec) -> dict:
             "code_bytes": run.code_bytes,
             "ratio": round(m.input_bytes / max(1, run.output_bytes), 3),
             "bits_per_second_per_channel": round(8 * run.code_bytes / m.channel_seconds, 2),
-            "nominal_bits_per_second_per_channel": round(nominal_bits(codec, run.codebooks), 2),
+            "nominal_bits_per_second_per_channel": round(
+                nominal_bits(codec, run.codebooks) * run.stream_seconds / m.channel_seconds, 2
+            ),
             "encode": run.encode.to_dict(m.duration_seconds, m.channel_seconds),
             "decode": run.decode.to_dict(m.duration_seconds, m.channel_seconds),
             "clipped_samples": run.clipped_samples,

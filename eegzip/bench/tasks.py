@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import numpy as np
 
@@ -142,11 +143,21 @@ def recording_features(path: Path, window: Window) -> EpochFeatures:
 
 
 def reconstructed_features(
-    path: Path, codec: Codec, codebooks: int, window: Window, workdir: Path
+    path: Path,
+    codec: Codec,
+    codebooks: int,
+    window: Window,
+    workdir: Path,
+    grouping: Mapping[str, Any],
 ) -> EpochFeatures:
-    """Features of ``path`` after compress → decompress at ``codebooks``."""
+    """Features of ``path`` after compress → decompress at ``codebooks``.
+
+    ``grouping`` holds api.compress's channel-grouping keywords, for multi-channel models.
+    """
     container, restored = workdir / "reconstruction.eegc", workdir / "reconstruction.edf"
-    api.compress(path, container, model=codec, codebooks=codebooks, measure=False, force=True)
+    api.compress(
+        path, container, model=codec, codebooks=codebooks, measure=False, force=True, **grouping
+    )
     api.decompress(container, restored, model=codec, force=True)
     return recording_features(restored, window)
 
@@ -240,13 +251,16 @@ def _reconstructions(
     window: Window,
     name: str,
     task: Callable[[str], Progress] | None,
+    grouping: Mapping[str, Any],
 ) -> dict[int, list[EpochFeatures]]:
     """Features of every recording after compress → decompress, per codebook count."""
     with TemporaryDirectory(prefix="eegzip-task-") as workdir:
         return {
             n: _each(
                 recordings,
-                lambda r, n=n: reconstructed_features(r.path, codec, n, window, Path(workdir)),
+                lambda r, n=n: reconstructed_features(
+                    r.path, codec, n, window, Path(workdir), grouping
+                ),
                 task(f"{name}: eegzip ×{n}") if task else None,
             )
             for n in codebooks
@@ -263,8 +277,12 @@ def run_task(
     folds: int = FOLDS,
     repeats: int = REPEATS,
     task: Callable[[str], Progress] | None = None,
+    grouping: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Classify originals and reconstructions at each codebook count; the JSON-ready result."""
+    """Classify originals and reconstructions at each codebook count; the JSON-ready result.
+
+    ``grouping`` holds api.compress's channel-grouping keywords, for multi-channel models.
+    """
     started = time.perf_counter()
     spec = TASKS[name]
     recordings = task_recordings(spec, root, limit)
@@ -279,7 +297,9 @@ def run_task(
     if codebooks:
         if codec is None:
             raise ValueError("reconstructions need a codec")
-        conditions = _reconstructions(recordings, codec, codebooks, spec.window, name, task)
+        conditions = _reconstructions(
+            recordings, codec, codebooks, spec.window, name, task, grouping or {}
+        )
     subjects_per_class = [len({r.subject for r in recordings if r.label == c}) for c in (0, 1)]
     folds = max(2, min(folds, *subjects_per_class))
     splits = make_splits(labels, groups, folds, repeats)
