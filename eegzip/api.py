@@ -54,6 +54,7 @@ def compress(
     groups: str | None = None,
     group_seed: int | None = None,
     group_size: int | None = None,
+    entropy: bool = True,
     progress: Progress | None = None,
 ) -> CompressResult:
     """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity.
@@ -66,6 +67,11 @@ def compress(
     ``groups`` is ``"manual"`` (scalp regions, the default), ``"random"`` (groups of
     ``group_size``, drawn with ``group_seed``), ``"none"`` (every channel alone) or the path of
     a JSON list of lists of channel labels. The container records the groups.
+
+    ``entropy`` range-codes the code indices (about 8 % smaller code data on real EEG,
+    identical codes); ``False`` writes them bit-packed and zstd-compressed, as before 1.2.
+    The result's ``code_stats`` gives the bits per code against log2(codebook size) and the
+    codes' empirical entropy.
     """
     source = Path(path)
     target = Path(output) if output else default_output(source)
@@ -80,6 +86,7 @@ def compress(
         groups=groups,
         group_seed=group_seed,
         group_size=group_size,
+        entropy=entropy,
     )
     return compress_file(source, target, codec, options, progress)
 

@@ -77,6 +77,20 @@ def test_compress_decompress_info_json(demo_edf, demo_eegc, tmp_path):
     assert any(m["default"] for m in listed)
 
 
+def test_entropy_coding_is_the_default_and_can_be_turned_off(demo_edf, demo_eegc, tmp_path):
+    plain = tmp_path / "plain.eegc"
+    args = ["compress", str(demo_edf), "-o", str(plain), "--no-metrics", "--no-entropy", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["code_stats"]["entropy_coded"] is False
+    infos = [json.loads(runner.invoke(app, ["info", str(p), "--json"]).stdout)
+             for p in (demo_eegc, plain)]  # fmt: skip
+    assert ("ECOD" in infos[0]["sizes"], "ECOD" in infos[1]["sizes"]) == (True, False)
+    coded, packed = (i["metrics"]["codes"] for i in infos)
+    assert coded["count"] == packed["count"] and coded["log2_codebook_size"] == 10
+    assert coded["bits_per_code"] < packed["bits_per_code"]
+
+
 def test_several_inputs_into_a_directory(demo_edf, tmp_path):
     second = tmp_path / "src" / "second.edf"
     second.parent.mkdir()

@@ -441,10 +441,10 @@ def test_future_minor_version_skips_optional_unknown_blocks(
 
 def test_unknown_required_block_is_unsupported(tmp_path: Path, small_file: bytes) -> None:
     frames = split_frames(small_file)
-    frames.insert(4, (b"ECOD", 0, b"future codes"))
+    frames.insert(4, (b"XFUT", 0, b"future codes"))
     path = tmp_path / "x.eegc"
     path.write_bytes(assemble(frames, version=(1, 1)))
-    with pytest.raises(UnsupportedError, match="block 4 has type 'ECOD' \\(entropy-coded codes"):
+    with pytest.raises(UnsupportedError, match="block 4 has type 'XFUT', which this eegzip"):
         ContainerReader.open(path)
 
 

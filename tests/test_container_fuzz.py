@@ -17,11 +17,13 @@ from eegzip.errors import ContainerFormatError, UnsupportedError
 Mutation = tuple[str, int, bytes]
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    """A scratch path, and a small valid container (a few KB) to mutate."""
+@pytest.fixture(scope="module", params=[False, True], ids=["CODE", "ECOD"])
+def workspace(tmp_path_factory: pytest.TempPathFactory, request) -> tuple[Path, bytes]:
+    """A scratch path, and a small valid container (a few KB) to mutate: its code blocks
+    zstd-packed (CODE) or range coded (ECOD)."""
     folder = tmp_path_factory.mktemp("fuzz")
-    original = write_sample(folder / "original.eegc", sample_content(shape=(2, 3, 4)))
+    content = sample_content(shape=(2, 3, 4))
+    original = write_sample(folder / "original.eegc", content, entropy=request.param)
     return folder / "mutated.eegc", original.read_bytes()
 
 

@@ -15,6 +15,7 @@ from eegzip.codec.electrodes import ELECTRODES, electrode_ids, normalise, region
 from eegzip.codec.multichannel import MCConfig, MultiChannelDAC
 from eegzip.container import CodeBlock, ContainerReader, ContainerWriter
 from eegzip.container.blocks import decode_code_block, encode_code_block
+from eegzip.container.format import GCOD
 from eegzip.errors import ContainerFormatError, ModelError, UsageError
 from eegzip.pipeline.groups import Grouping, manual_groups, plan_grouping, random_groups
 from eegzip.train.mc_data import GroupCropSampler, GroupMix, Montage
@@ -169,7 +170,7 @@ def test_grouped_code_block_is_a_gcod_block(tmp_path):
                       scales=np.ones(5, np.float32), bits=10, start_seconds=0.0,
                       duration_seconds=8.0)  # fmt: skip
     assert block.grouped and (block.n_streams, block.n_channels) == (2, 5)
-    assert np.array_equal(decode_code_block(encode_code_block(block), grouped=True).codes, codes)
+    assert np.array_equal(decode_code_block(encode_code_block(block), GCOD).codes, codes)
     with pytest.raises(ValueError):
         decode_code_block(encode_code_block(block))  # read as CODE: sizes disagree
     path = tmp_path / "g.eegc"

@@ -20,7 +20,7 @@ from eegzip.container.entropy import (
     unzigzag,
     zigzag,
 )
-from eegzip.container.format import RESP_CODEC_LAGS, RESP_PRECISION, RESP_TOKENS
+from eegzip.container.format import RANGE_PRECISION, RESP_CODEC_LAGS, RESP_TOKENS
 from eegzip.container.residual_coding import (
     Model,
     decode_residuals,
@@ -107,7 +107,7 @@ def test_tokens_are_exact_at_powers_of_two() -> None:
 @given(hnp.arrays(np.int64, RESP_TOKENS, elements=st.integers(0, 2**24)))
 def test_model_weights_fill_the_range_exactly(counts: np.ndarray) -> None:
     weights = model_weights(np.ones(RESP_TOKENS, np.int64), counts)
-    assert weights.min() >= 0 and weights.sum() == (1 << RESP_PRECISION) - RESP_TOKENS
+    assert weights.min() >= 0 and weights.sum() == (1 << RANGE_PRECISION) - RESP_TOKENS
 
 
 def test_entropy_bytes_are_pinned() -> None:

@@ -17,10 +17,14 @@ from typing import Any
 import numpy as np
 import zstandard
 
+from . import code_entropy
 from .bitpack import pack, packed_size, unpack
 from .format import (
+    CODE,
     CODE_HEADER,
     CODE_TYPES,
+    ECOD,
+    GCOD,
     GCOD_STREAMS,
     INDEX_ENTRY,
     MAX_BITS,
@@ -52,7 +56,7 @@ class CodeBlock:
     The pipeline reconstructs physical ≈ offsets[c] + scales[c] * model_output[c]; start and
     duration are stored so that error messages and time-range lookups need no META. Codes
     have one row per token stream: per channel, or per channel group for a multi-channel
-    model (fewer streams than channels; stored as a GCOD block).
+    model (fewer streams than channels; stored as a GCOD or ECOD block).
     """
 
     index: int
@@ -101,7 +105,7 @@ class CodeBlock:
 
     @property
     def grouped(self) -> bool:
-        """Fewer token streams than channels: only a GCOD block can hold it."""
+        """Fewer token streams than channels: only a GCOD or ECOD block can hold it."""
         return self.n_streams != self.n_channels
 
     @property
@@ -207,8 +211,22 @@ class IndexEntry:
     duration_seconds: float
 
 
-def encode_code_block(block: CodeBlock) -> bytes:
-    """A CODE payload, or a GCOD payload for a grouped block."""
+def code_block_type(block: CodeBlock, entropy: bool) -> bytes:
+    """ECOD when asked for and within its limits; else GCOD for grouped codes, else CODE."""
+    if entropy and code_entropy.fits(block.codes.shape, block.bits):
+        return ECOD
+    return GCOD if block.grouped else CODE
+
+
+def code_data_offset(block_type: bytes, n_channels: int) -> int:
+    """Where the coded codes start in a CODE, GCOD or ECOD payload: after head and scaling."""
+    streams = GCOD_STREAMS.size if block_type != CODE else 0
+    return CODE_HEADER.size + streams + 8 * n_channels
+
+
+def encode_code_block(block: CodeBlock, entropy: bool = False) -> bytes:
+    """The payload of the block type code_block_type(block, entropy) chooses."""
+    block_type = code_block_type(block, entropy)
     head = CODE_HEADER.pack(
         block.start_frame,
         block.start_seconds,
@@ -219,44 +237,52 @@ def encode_code_block(block: CodeBlock) -> bytes:
         block.n_codebooks,
         block.bits,
     )
-    if block.grouped:
+    if block_type != CODE:
         head += GCOD_STREAMS.pack(block.n_streams)
+    if block_type == ECOD:
+        data = code_entropy.encode_codes(block.codes, block.bits)
+    else:
+        data = _compress(pack(block.codes, block.bits))
     return b"".join(
-        (
-            head,
-            block.offsets.astype("<f4").tobytes(),
-            block.scales.astype("<f4").tobytes(),
-            _compress(pack(block.codes, block.bits)),
-        )
+        (head, block.offsets.astype("<f4").tobytes(), block.scales.astype("<f4").tobytes(), data)
     )
 
 
-def decode_code_block(payload: bytes, grouped: bool = False) -> CodeBlock:
-    """A CODE payload, or with ``grouped`` a GCOD payload (its n_streams after the head)."""
-    head = CODE_HEADER.size + (GCOD_STREAMS.size if grouped else 0)
-    if len(payload) < head:
+def decode_code_block(payload: bytes, block_type: bytes = CODE) -> CodeBlock:
+    """A CODE, GCOD or ECOD payload; the last two store n_streams after the head."""
+    if len(payload) < code_data_offset(block_type, 0):
         raise ValueError("payload is shorter than its fixed header")
     start_frame, start, duration, index, n_frames, n_channels, n_codebooks, bits = (
         CODE_HEADER.unpack_from(payload)
     )
-    n_streams = GCOD_STREAMS.unpack_from(payload, CODE_HEADER.size)[0] if grouped else n_channels
+    n_streams = n_channels
+    if block_type != CODE:
+        (n_streams,) = GCOD_STREAMS.unpack_from(payload, CODE_HEADER.size)
     if not 1 <= bits <= MAX_BITS:
         raise ValueError(f"bits per code is {bits}, not in 1..{MAX_BITS}")
-    if grouped and not 1 <= n_streams < n_channels:
+    if block_type == GCOD and not 1 <= n_streams < n_channels:
         raise ValueError(f"{n_streams} streams for {n_channels} channels; need 1..channels-1")
+    if block_type == ECOD and not 1 <= n_streams <= n_channels:
+        raise ValueError(f"{n_streams} streams for {n_channels} channels; need 1..channels")
+    shape = (n_streams, n_codebooks, n_frames)
     count = n_streams * n_codebooks * n_frames
     if count == 0 or count > MAX_CODES_PER_BLOCK:
         raise ValueError(f"{n_streams}x{n_codebooks}x{n_frames} codes is out of range")
-    scaling_end = head + 8 * n_channels
+    head = code_data_offset(block_type, 0)
+    scaling_end = code_data_offset(block_type, n_channels)
     if len(payload) < scaling_end:
         raise ValueError("payload is too short for its offsets and scales")
     offsets = np.frombuffer(payload, "<f4", n_channels, head)
     scales = np.frombuffer(payload, "<f4", n_channels, head + 4 * n_channels)
-    packed = _decompress(payload[scaling_end:], packed_size(count, bits))
+    if block_type == ECOD:
+        codes = code_entropy.decode_codes(payload[scaling_end:], shape, bits)
+    else:
+        packed = _decompress(payload[scaling_end:], packed_size(count, bits))
+        codes = unpack(packed, bits, count).reshape(shape)
     return CodeBlock(
         index=index,
         start_frame=start_frame,
-        codes=unpack(packed, bits, count).reshape(n_streams, n_codebooks, n_frames),
+        codes=codes,
         offsets=offsets.astype(np.float32),
         scales=scales.astype(np.float32),
         bits=bits,

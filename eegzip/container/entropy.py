@@ -17,16 +17,18 @@ import constriction
 import numpy as np
 
 from .format import (
+    RANGE_PRECISION,
     RESP_CONTEXTS,
     RESP_COUNT_WEIGHT,
     RESP_DIRECT_TOKENS,
     RESP_FIRST_CHUNK,
-    RESP_PRECISION,
     RESP_PRIOR_WIDTH,
     RESP_TOKENS,
 )
 
 _WORDS = struct.Struct("<I")
+# What constriction raises when asked to decode a stream that no encoder wrote.
+CODER_ERRORS = (RuntimeError, ValueError, AssertionError)
 
 
 def zigzag(e: np.ndarray) -> np.ndarray:
@@ -110,7 +112,7 @@ def model_weights(prior: np.ndarray, counts: np.ndarray) -> np.ndarray:
     weights are integers with this sum (spec §5.10).
     """
     base = prior + RESP_COUNT_WEIGHT * counts
-    total = (1 << RESP_PRECISION) - base.size
+    total = (1 << RANGE_PRECISION) - base.size
     weights = base * total // base.sum()
     weights[int(np.argmax(base))] += total - weights.sum()
     return weights
@@ -127,6 +129,23 @@ def _chunks(n: int) -> list[tuple[int, int]]:
 
 def _categorical(weights: np.ndarray):
     return constriction.stream.model.Categorical(weights.astype(np.float64), perfect=False)
+
+
+def pack_words(encoder) -> bytes:
+    """A range coder's output as stored: u32 word count, then the words, little-endian."""
+    words = encoder.get_compressed().astype("<u4").tobytes()
+    return _WORDS.pack(len(words) // 4) + words
+
+
+def unpack_words(data: bytes) -> tuple[np.ndarray, int]:
+    """Inverse of pack_words at the start of ``data``: (words, offset just after them)."""
+    if len(data) < _WORDS.size:
+        raise ValueError("entropy-coded data is shorter than its word count")
+    (n_words,) = _WORDS.unpack_from(data)
+    end = _WORDS.size + 4 * n_words
+    if len(data) < end:
+        raise ValueError(f"range-coded stream of {n_words} words is cut short")
+    return np.frombuffer(data, "<u4", n_words, _WORDS.size).astype(np.uint32), end
 
 
 def _encode_adaptive(encoder, symbols: np.ndarray, prior: np.ndarray) -> None:
@@ -164,19 +183,12 @@ def encode_errors(errors: np.ndarray, partition: int) -> bytes:
         if symbols.size:
             prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
             _encode_adaptive(encoder, symbols, prior)
-    words = encoder.get_compressed().astype("<u4").tobytes()
-    return _WORDS.pack(len(words) // 4) + words + _pack_raw(raw, n_raw)
+    return pack_words(encoder) + _pack_raw(raw, n_raw)
 
 
 def decode_errors(data: bytes, n_channels: int, n_samples: int, partition: int) -> np.ndarray:
     """Inverse of encode_errors; ValueError for any stream that is not exactly one encoding."""
-    if len(data) < _WORDS.size:
-        raise ValueError("entropy-coded data is shorter than its word count")
-    (n_words,) = _WORDS.unpack_from(data)
-    end = _WORDS.size + 4 * n_words
-    if len(data) < end:
-        raise ValueError(f"range-coded stream of {n_words} words is cut short")
-    words = np.frombuffer(data, "<u4", n_words, _WORDS.size).astype(np.uint32)
+    words, end = unpack_words(data)
     parts = -(-n_samples // partition)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
@@ -191,7 +203,7 @@ def decode_errors(data: bytes, n_channels: int, n_samples: int, partition: int) 
             if where.size:
                 prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
                 token[where] = _decode_adaptive(decoder, where.size, prior)
-    except (RuntimeError, ValueError, AssertionError) as exc:  # constriction on a bad stream
+    except CODER_ERRORS as exc:
         raise ValueError(f"bad range-coded stream: {exc}") from None
     raw = _unpack_raw(data[end:], raw_bit_count(token))
     return unzigzag(detokenize(token, raw)).reshape(n_channels, n_samples)

@@ -39,14 +39,10 @@ RESD = b"RESD"
 # Defined in 1.2.
 GCOD = b"GCOD"
 RESP = b"RESP"
+ECOD = b"ECOD"
 
 # Blocks holding the codes of one time block; numbered together by block_index.
-CODE_TYPES = (CODE, GCOD)
-
-# Reserved for later versions; a 1.x reader treats them like any unknown type.
-RESERVED_TYPES = {
-    b"ECOD": "entropy-coded codes",
-}
+CODE_TYPES = (CODE, GCOD, ECOD)
 
 # Human names used in error messages ("block 12 (codes, 00:12:48–00:14:56)").
 BLOCK_KINDS = {
@@ -59,6 +55,7 @@ BLOCK_KINDS = {
     RESD: "residual",
     GCOD: "grouped codes",
     RESP: "residual",
+    ECOD: "entropy-coded codes",
 }
 
 # Blocks holding the residual layer of one code block: RESD (1.1, still read), RESP (1.2).
@@ -73,6 +70,20 @@ CODE_HEADER = struct.Struct("<QddIIHHB")
 # group, S <= n_channels): the CODE fixed head, then u16 n_streams S, then n_channels f32
 # offsets, n_channels f32 scales, and one zstd frame of the (S, n_codebooks, n_frames) codes.
 GCOD_STREAMS = struct.Struct("<H")
+
+# An ECOD payload (1.2) is a GCOD payload (n_streams 1..n_channels) whose codes are range coded
+# instead of bit-packed and zstd-compressed: u32 word count, then the words (spec §5.11).
+# Model: for codebook k and stream s, symbol i weighs ECOD_PRIOR + ECOD_COUNT_WEIGHT × (times i
+# was coded in codebook k's earlier streams of the block) + ECOD_SAME_FRAME × (earlier streams
+# holding i in the same frame). These weights were the best of a small grid on the codes of
+# 18 files of ../shared/data; previous-frame and lower-codebook contexts gained 0.2 % or less
+# and are left out (benchmarks/results/entropy.md).
+ECOD_PRIOR = 1
+ECOD_COUNT_WEIGHT = 3
+ECOD_SAME_FRAME = 32
+ECOD_MAX_BITS = 12  # alphabets of up to 4096 symbols; wider codes stay in CODE/GCOD blocks
+ECOD_MAX_WORK = 1 << 30  # bounds decoding work: codes × alphabet size per block
+ECOD_ROWS = 1 << 20  # table entries per range-coder call (bounds memory, not the format)
 
 # Fixed-size head of a RAWS payload:
 # start_record, start_seconds, duration_seconds, n_records, n_samples, signal_index, sample_width.
@@ -105,7 +116,7 @@ RESP_MAX_SHIFT = 48
 RESP_CONTEXTS = 64  # scale contexts per partition, and the alphabet of their deltas
 RESP_TOKENS = 256  # token alphabet: values < 16 directly, then 4 tokens per bit length
 RESP_DIRECT_TOKENS = 16
-RESP_PRECISION = 24  # constriction's range coder: probabilities in units of 2**-24
+RANGE_PRECISION = 24  # constriction's range coder (RESP, ECOD): probabilities in 2**-24
 RESP_PRIOR_WIDTH = 16  # triangular prior: weight 16 at a context's centre token, 0 from 16 away
 RESP_COUNT_WEIGHT = 2  # weight of each coded token against the prior
 RESP_FIRST_CHUNK = 16  # models are refreshed after 16, 32, 64, … tokens of a context

@@ -51,7 +51,6 @@ from .format import (
     FLAG_OPTIONAL,
     FORMAT_MAJOR,
     FORMAT_MINOR,
-    GCOD,
     INDX,
     MAGIC,
     META,
@@ -60,7 +59,6 @@ from .format import (
     PREAMBLE_SIZE,
     RAWS,
     RESD,
-    RESERVED_TYPES,
     RESIDUAL_TYPES,
     RESP,
     TRAILER,
@@ -314,8 +312,8 @@ class ContainerReader:
         ]
 
     def _code_block_at(self, number: int) -> CodeBlock:
-        grouped = self._layout.entries[number].block_type == GCOD
-        block = self._decode(number, lambda payload: decode_code_block(payload, grouped))
+        block_type = self._layout.entries[number].block_type
+        block = self._decode(number, lambda payload: decode_code_block(payload, block_type))
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -544,10 +542,8 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
             )
         seen_metrics |= block_type == MTRC
         if block_type not in BLOCK_KINDS and not entry.flags & FLAG_OPTIONAL:
-            reserved = RESERVED_TYPES.get(block_type)
-            note = f" ({reserved}, reserved for a later version)" if reserved else ""
             raise UnsupportedError(
-                f"{where} has type {_type_name(block_type)}{note}, which this eegzip cannot read "
+                f"{where} has type {_type_name(block_type)}, which this eegzip cannot read "
                 f"(file format {version[0]}.{version[1]}; this eegzip reads "
                 f"{FORMAT_MAJOR}.{FORMAT_MINOR})"
             )

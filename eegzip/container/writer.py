@@ -18,6 +18,8 @@ from .blocks import (
     IndexEntry,
     RawBlock,
     ResidualBlock,
+    code_block_type,
+    code_data_offset,
     encode_code_block,
     encode_index,
     encode_json,
@@ -27,13 +29,11 @@ from .blocks import (
 from .format import (
     BLOCK_HEADER,
     BLOCK_OVERHEAD,
-    CODE,
     CRC,
     EDFH,
     END_MAGIC,
     FORMAT_MAJOR,
     FORMAT_MINOR,
-    GCOD,
     INDX,
     MAGIC,
     META,
@@ -65,11 +65,17 @@ class ContainerWriter:
 
     Call order: write_meta, write_edf_header, then code/raw blocks in any interleaving (code
     blocks numbered 0, 1, 2, ...), then optionally write_metrics, then close.
+
+    With ``entropy``, code blocks are range coded (ECOD, spec §5.11; about 8 % smaller on real
+    EEG codes) instead of bit-packed and zstd-compressed; the pipeline turns it on by default.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, force: bool = False, entropy: bool = False
+    ) -> None:
         self.path = Path(path)
         self._force = force
+        self._entropy = entropy
         self._refuse_existing()
         self._tmp_path = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
         try:
@@ -110,19 +116,27 @@ class ContainerWriter:
         self._add_block(EDFH, bytes(header))
         self._stage = _Stage.DATA
 
-    def write_code_block(self, block: CodeBlock) -> None:
-        """A CODE block, or a GCOD block when the codes have fewer streams than channels."""
+    def write_code_block(self, block: CodeBlock) -> int:
+        """An ECOD block if the writer entropy-codes and the codes fit its limits, else a CODE
+        block, or a GCOD block when the codes have fewer streams than channels.
+
+        Returns the bytes the codes took in the block (without its head and scaling), so that
+        callers can report bits per code.
+        """
         self._expect(_Stage.DATA, "code block")
         if block.index != self._n_code_blocks:
             raise ValueError(f"code block {block.index} given; expected {self._n_code_blocks}")
+        block_type = code_block_type(block, self._entropy)
+        payload = encode_code_block(block, self._entropy)
         self._add_block(
-            GCOD if block.grouped else CODE,
-            encode_code_block(block),
+            block_type,
+            payload,
             key=block.index,
             start=block.start_seconds,
             duration=block.duration_seconds,
         )
         self._n_code_blocks += 1
+        return len(payload) - code_data_offset(block_type, block.n_channels)
 
     def write_raw_block(self, block: RawBlock) -> None:
         self._expect(_Stage.DATA, "raw block")
