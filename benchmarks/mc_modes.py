@@ -2,8 +2,9 @@
 
 For each mode, the same `eegzip bench` runs: held-out size, speed and fidelity on a subset of
 the test split (EEGMAT and Guinea-Bissau separately), then the arithmetic and epilepsy
-classification tasks on reconstructions. Every command is recorded; results go to
-benchmarks/results/mc_modes.{json,md}.
+classification tasks on reconstructions. Compute cost is timed apart: compress + decompress
+of one Guinea-Bissau file per mode, interleaved, best of ``REPEATS`` (robust to other load on
+the machine). Every command is recorded; results go to benchmarks/results/mc_modes.{json,md}.
 
     python benchmarks/mc_modes.py                      # about 30 min on 2 CPU cores
 """
@@ -15,9 +16,13 @@ import json
 import shlex
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from heldout import test_files
+
+import eegzip
 
 HERE = Path(__file__).resolve().parent
 MODES = {
@@ -27,6 +32,41 @@ MODES = {
     "Manual-Groups DAC-MC": ("eegdac-mc-256hz", ["--groups", "manual"]),
 }
 TASKS = {"arithmetic": [], "epilepsy": ["--limit", "10"]}
+REPEATS = 3
+
+
+def grouping_keywords(grouping: list[str]) -> dict:
+    """The api.compress keywords of a mode's --groups options."""
+    options = dict(zip(grouping[::2], grouping[1::2], strict=True))
+    keywords: dict = {"groups": options.get("--groups")}
+    if "--group-seed" in options:
+        keywords["group_seed"] = int(options["--group-seed"])
+    return keywords
+
+
+def compute_cost(path: Path, codebooks: int) -> dict[str, float]:
+    """Seconds of compress + decompress per channel-hour for each mode (models preloaded)."""
+    codecs = {model: eegzip.load_codec(model) for model, _ in MODES.values()}
+    best = dict.fromkeys(MODES, float("inf"))
+    channel_hours = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        container, restored = Path(tmp) / "x.eegc", Path(tmp) / "x.edf"
+        for _ in range(REPEATS):
+            for mode, (model, grouping) in MODES.items():
+                started = time.perf_counter()
+                result = eegzip.compress(
+                    path,
+                    container,
+                    model=codecs[model],
+                    codebooks=codebooks,
+                    measure=False,
+                    force=True,
+                    **grouping_keywords(grouping),
+                )
+                eegzip.decompress(container, restored, model=codecs[model], force=True)
+                best[mode] = min(best[mode], time.perf_counter() - started)
+                channel_hours = result.duration_seconds * len(result.codec_channels) / 3600
+    return {mode: round(seconds / channel_hours, 2) for mode, seconds in best.items()}
 
 
 def bench(arguments: list[str]) -> dict:
@@ -69,10 +109,13 @@ def run(data: Path, codebooks: int) -> dict:
     files = test_files(data, gb_stride=12)
     subsets = {"eegmat": files["eegmat"][::6], "guinea-bissau": files["guinea-bissau"]}
     results: dict = {"command": "python benchmarks/mc_modes.py " + shlex.join(sys.argv[1:])}
+    results["compute_file"] = subsets["guinea-bissau"][0].name
+    cost = compute_cost(subsets["guinea-bissau"][0], codebooks)
     results["modes"] = {}
     for mode, (model, grouping) in MODES.items():
         options = ["--model", model, *grouping, "--codebooks", str(codebooks)]
         row: dict = {"model": model, "grouping": grouping}
+        row["seconds_per_channel_hour"] = cost[mode]
         row["files"] = {
             name: file_row(bench([*map(str, paths), *options])) for name, paths in subsets.items()
         }
@@ -99,6 +142,12 @@ def markdown(results: dict) -> str:
                 f"{q['r']:.3f} | {q['mel_loss']:.3f} | {f['encode_x_realtime']:.0f} | "
                 f"{f['decode_x_realtime']:.0f} |"
             )
+    lines += ["", f"### Compute (compress + decompress of {results['compute_file']})", ""]
+    lines += ["| mode | seconds per channel-hour | vs DAC-SC |", "|---|---|---|"]
+    sc = next(iter(results["modes"].values()))["seconds_per_channel_hour"]
+    for mode, row in results["modes"].items():
+        cost = row["seconds_per_channel_hour"]
+        lines.append(f"| {mode} | {cost:.2f} | {cost / sc:.2f}× |")
     lines += ["", "### Downstream balanced accuracy (mean ± sd over CV splits)", ""]
     lines += [
         "| mode | task | originals | reconstructions | trained on originals | Δ | p |",

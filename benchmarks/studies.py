@@ -40,7 +40,7 @@ SHIPPED = MODELS_DIR / "eegdac-sc-256hz.safetensors"
 BUDGET = ["--batch-size", "8", "--crop-seconds", "16", "--eval-every", "250", "--threads", "1"]
 FINE_TUNE_STEPS = 1000
 PRETRAIN_STEPS = 5000
-TABLE1_STEPS = 2500
+TABLE1_STEPS = 6000
 
 
 def run_arguments(runs: Path, audio: Path, pretrained: Path | None) -> dict[str, list[str]]:

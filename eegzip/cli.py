@@ -135,7 +135,7 @@ def _fidelity_cells(fidelity: dict | None) -> list[str]:
     " --codebooks 6\n\n  eegzip compress rec.edf --exclude 'EEG Fp1' --json"
     "\n\n  eegzip compress rec.edf --max-error 1   (every coded sample within 1 µV)"
     "\n\n  eegzip compress rec.edf --lossless"
-    "\n\n  eegzip compress rec.edf --model mc.safetensors --groups random --group-seed 3"
+    "\n\n  eegzip compress rec.edf --model eegdac-mc-256hz --groups random --group-seed 3"
 )
 def compress(
     inputs: Annotated[list[Path], typer.Argument(help="EDF/BDF files or directories.")],
