@@ -7,8 +7,6 @@ gradient clipping, dead-code re-initialisation, and a held-out check every few h
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eegzip.codec.checkpoints import load_weights, save_safetensors
+from eegzip.codec.checkpoints import Model, load_weights
 from eegzip.codec.dac import DAC, DACConfig
 from eegzip.metrics.mel import MultiScaleMelLoss
 from eegzip.train.adapt import (
@@ -29,6 +27,7 @@ from eegzip.train.adapt import (
 from eegzip.train.data import AUDIO_RATE, CropSampler, split_files
 from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.losses import CodecLoss, LossWeights
+from eegzip.train.run import RunFolder, step_fields
 
 EVAL_CODEBOOKS = (3, 6, 9)
 
@@ -64,17 +63,13 @@ class TrainConfig:
         return json.loads(json.dumps(out, default=str))
 
 
-def _checkpoint_path(out_dir: Path) -> Path:
-    return out_dir / "checkpoint.pt"
-
-
 def _lr_factor(step: int, config: TrainConfig) -> float:
     warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
     return warm * config.lr_decay**step
 
 
 @torch.no_grad()
-def _reset_dead_codes(model: DAC, usage: torch.Tensor, latents: torch.Tensor) -> int:
+def _reset_dead_codes(model: Model, usage: torch.Tensor, latents: torch.Tensor) -> int:
     """Move never-used codes onto random recent encoder outputs; returns how many moved."""
     moved = 0
     dim_start = 0
@@ -95,6 +90,36 @@ def _perplexity(usage: torch.Tensor) -> list[float]:
     p = usage.float() / usage.sum(dim=1, keepdim=True).clamp(min=1)
     entropy = -(p * torch.log(p.clamp(min=1e-12))).sum(dim=1)
     return [round(float(v), 1) for v in torch.exp(entropy)]
+
+
+class CodeUsage:
+    """Counts each codebook's entries between dead-code resets (DAC-SC and DAC-MC alike)."""
+
+    def __init__(self, model: Model, device: torch.device):
+        self.model = model
+        self.counts = torch.zeros(
+            model.n_codebooks, model.codebook_size, dtype=torch.long, device=device
+        )
+
+    def update(self, out: dict, reset: bool) -> dict:
+        """Count this step's codes; on ``reset``, move dead codes and report perplexity."""
+        codes = out["codes"]
+        for i in range(codes.shape[1]):
+            self.counts[i] += torch.bincount(codes[:, i].flatten(), minlength=len(self.counts[i]))
+        if not reset:
+            return {}
+        record = {
+            "perplexity": _perplexity(self.counts),
+            "dead_codes_reset": _reset_dead_codes(self.model, self.counts, out["latents"].detach()),
+        }
+        self.counts.zero_()
+        return record
+
+
+def held_out_score(heldout: dict[str, dict], n_codebooks: int) -> float:
+    """Mean held-out mel loss at the most codebooks checked: what "best" means."""
+    top = str(eval_codebooks(n_codebooks)[-1])
+    return float(np.mean([r[top]["mel"] for r in heldout.values()]))
 
 
 def eval_codebooks(n_codebooks: int) -> list[int]:
@@ -187,39 +212,29 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     optimizer_d = (
         torch.optim.AdamW(disc.parameters(), lr=config.lr, betas=(0.8, 0.99)) if disc else None
     )
-    step = 0
-    best = math.inf
-    elapsed_before = 0.0
-    checkpoint = _checkpoint_path(config.out_dir)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if disc is not None and "discriminator" in state:
-            disc.load_state_dict(state["discriminator"])
-            optimizer_d.load_state_dict(state["optimizer_d"])
-        step = int(state["step"])
-        best = float(state.get("best", math.inf))
-        elapsed_before = float(state.get("elapsed_s", 0.0))
-        sampler._rng = np.random.default_rng([config.seed, step])
+    run = RunFolder(
+        config.out_dir,
+        {"model": model, "optimizer": optimizer, "discriminator": disc, "optimizer_d": optimizer_d},
+        device,
+    )
+    if run.step:
+        sampler._rng = np.random.default_rng([config.seed, run.step])
     (config.out_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
-    log = (config.out_dir / "log.jsonl").open("a")
     report(
         {
             "event": "start",
-            "step": step,
+            "step": run.step,
             "train_items": len(sampler.channels),
             "train_hours": round(sampler.total_samples / source_rate / 3600, 2),
             "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
         }
     )
-    usage = torch.zeros(model.n_codebooks, model.codebook_size, dtype=torch.long, device=device)
+    usage = CodeUsage(model, device)
     model.train()
-    started = time.time()
-    while step < config.steps:
+    while run.step < config.steps:
         for opt in (optimizer, optimizer_d) if optimizer_d else (optimizer,):
             for group in opt.param_groups:
-                group["lr"] = config.lr * _lr_factor(step, config)
+                group["lr"] = config.lr * _lr_factor(run.step, config)
         x = torch.from_numpy(sampler.batch(config.batch_size)).to(device)
         out = model(x)
         terms = loss_fn(x, out)
@@ -234,54 +249,15 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         terms["total"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        step += 1
-        record = {"step": step}
-        for i in range(out["codes"].shape[1]):
-            usage[i] += torch.bincount(out["codes"][:, i].flatten(), minlength=model.codebook_size)
-        if step % config.dead_code_every == 0:
-            record["perplexity"] = _perplexity(usage)
-            record["dead_codes_reset"] = _reset_dead_codes(model, usage, out["latents"].detach())
-            usage.zero_()
+        run.step += 1
+        step = run.step
+        record: dict = {"step": step, **usage.update(out, step % config.dead_code_every == 0)}
         if step % 20 == 0 or step == 1:
-            record.update({k: round(float(v.detach()), 4) for k, v in terms.items()})
-            record["grad_norm"] = round(float(grad_norm), 3)
-            record["lr"] = optimizer.param_groups[0]["lr"]
-            record["elapsed_s"] = round(elapsed_before + time.time() - started, 1)
+            record.update(step_fields(terms, grad_norm, optimizer, run.elapsed))
         if step % config.eval_every == 0 or step == config.steps:
             record["heldout"] = {
                 dataset: evaluate(model, crops, loss_fn.mel) for dataset, crops in eval_sets.items()
             }
-            score = float(
-                np.mean(
-                    [r[str(min(9, model.n_codebooks))]["mel"] for r in record["heldout"].values()]
-                )
-            )
-            best = min(best, score)
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "elapsed_s": elapsed_before + time.time() - started,
-                    **(
-                        {
-                            "discriminator": disc.state_dict(),
-                            "optimizer_d": optimizer_d.state_dict(),
-                        }
-                        if disc is not None
-                        else {}
-                    ),
-                    "best": best,
-                },
-                checkpoint.with_suffix(".tmp"),
-            )
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
-            save_safetensors(model, config.out_dir / "latest.safetensors", {"step": str(step)})
-            if score == best:
-                save_safetensors(model, config.out_dir / "best.safetensors", {"step": str(step)})
-        if len(record) > 1:
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            report(record)
-    log.close()
-    return config.out_dir / "best.safetensors"
+            run.save(model, held_out_score(record["heldout"], model.n_codebooks))
+        run.log(record, report)
+    return run.close()

@@ -9,8 +9,6 @@ and that the losses see every real channel of every group, as single-channel cro
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -18,21 +16,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eegzip.codec.checkpoints import load_weights, save_safetensors
+from eegzip.codec.checkpoints import load_weights
 from eegzip.codec.multichannel import MCConfig, MultiChannelDAC
 from eegzip.metrics.mel import MultiScaleMelLoss
 from eegzip.train.data import split_files
 from eegzip.train.loop import (
+    CodeUsage,
     TrainConfig,
-    _checkpoint_path,
     _lr_factor,
-    _perplexity,
-    _reset_dead_codes,
     crop_fidelity,
     eval_codebooks,
+    held_out_score,
 )
 from eegzip.train.losses import CodecLoss
 from eegzip.train.mc_data import GroupBatch, GroupCropSampler, GroupMix
+from eegzip.train.run import RunFolder, step_fields
 
 EVAL_MIX = GroupMix(manual=1.0, random=0.0, single=0.0)
 """Held-out checks code scalp regions, the grouping compression uses by default."""
@@ -104,34 +102,26 @@ def train_multichannel(
     }  # fmt: skip
     loss_fn = CodecLoss(rate, config.weights).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.8, 0.99))
-    step, best, elapsed_before = 0, math.inf, 0.0
-    checkpoint = _checkpoint_path(config.out_dir)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best = int(state["step"]), float(state.get("best", math.inf))
-        elapsed_before = float(state.get("elapsed_s", 0.0))
-        sampler._rng = np.random.default_rng([config.seed, step])
+    run = RunFolder(config.out_dir, {"model": model, "optimizer": optimizer}, device)
+    if run.step:
+        sampler._rng = np.random.default_rng([config.seed, run.step])
     settings = {**config.to_json(), "multichannel": {"mix": asdict(mix), **mc.to_kwargs()}}
     settings["multichannel"].pop("electrodes")
     (config.out_dir / "config.json").write_text(json.dumps(settings, indent=2))
-    log = (config.out_dir / "log.jsonl").open("a")
     report(
         {
             "event": "start",
-            "step": step,
+            "step": run.step,
             "train_recordings": len(sampler.montages),
             "train_hours": round(sampler.total_samples / rate / 3600, 2),
             "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
         }
     )
-    usage = torch.zeros(model.n_codebooks, model.codebook_size, dtype=torch.long, device=device)
+    usage = CodeUsage(model, device)
     model.train()
-    started = time.time()
-    while step < config.steps:
+    while run.step < config.steps:
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * _lr_factor(step, config)
+            group["lr"] = config.lr * _lr_factor(run.step, config)
         batch = sampler.batch(config.batch_size)
         x, ids, mask = _tensors(batch, device)
         out = model(x, ids, mask)
@@ -140,45 +130,17 @@ def train_multichannel(
         terms["total"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        step += 1
-        record: dict = {"step": step}
-        for i in range(out["codes"].shape[1]):
-            usage[i] += torch.bincount(out["codes"][:, i].flatten(), minlength=model.codebook_size)
-        if step % config.dead_code_every == 0:
-            record["perplexity"] = _perplexity(usage)
-            record["dead_codes_reset"] = _reset_dead_codes(model, usage, out["latents"].detach())
-            usage.zero_()
+        run.step += 1
+        step = run.step
+        record: dict = {"step": step, **usage.update(out, step % config.dead_code_every == 0)}
         if step % 20 == 0 or step == 1:
-            record.update({k: round(float(v.detach()), 4) for k, v in terms.items()})
-            record["grad_norm"] = round(float(grad_norm), 3)
-            record["lr"] = optimizer.param_groups[0]["lr"]
+            record.update(step_fields(terms, grad_norm, optimizer, run.elapsed))
             record["channels"] = batch.n_channels
-            record["elapsed_s"] = round(elapsed_before + time.time() - started, 1)
         if step % config.eval_every == 0 or step == config.steps:
             record["heldout"] = {
                 name: evaluate_groups(model, batch, loss_fn.mel)
                 for name, batch in eval_sets.items()
             }
-            top = str(eval_codebooks(model.n_codebooks)[-1])
-            score = float(np.mean([r[top]["mel"] for r in record["heldout"].values()]))
-            best = min(best, score)
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "elapsed_s": elapsed_before + time.time() - started,
-                    "best": best,
-                },
-                checkpoint.with_suffix(".tmp"),
-            )
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
-            save_safetensors(model, config.out_dir / "latest.safetensors", {"step": str(step)})
-            if score == best:
-                save_safetensors(model, config.out_dir / "best.safetensors", {"step": str(step)})
-        if len(record) > 1:
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            report(record)
-    log.close()
-    return config.out_dir / "best.safetensors"
+            run.save(model, held_out_score(record["heldout"], model.n_codebooks))
+        run.log(record, report)
+    return run.close()
