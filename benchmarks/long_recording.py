@@ -1,7 +1,7 @@
 """A 24-hour, 21-channel, 256 Hz recording through compress and decompress: time and peak RSS.
 
 The recording is tiled from real EEGMAT channels (resampled to 256 Hz) and written to a
-temporary folder record by record (about 2.3 GB for 24 h), never kept. Each step runs in its
+temporary folder record by record (about 0.93 GB for 24 h), never kept. Each step runs in its
 own process so its peak RSS is its own.
 
     python benchmarks/long_recording.py --hours 24

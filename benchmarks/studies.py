@@ -225,6 +225,15 @@ def markdown(results: dict) -> str:
                 f"{row['compute']['seconds_per_channel_hour']} |"
             )
         lines.append("")
+    lines += [
+        "Seconds per channel-hour: one encode + decode of 8 minutes of noise on one thread, timed "
+        "while other jobs shared the 2 cores; differences under about 50 % are noise.",
+        "",
+        "Training commands:",
+        "",
+        *(f"- {name}: `{command}`" for name, command in results["train_commands"].items()),
+        "",
+    ]
     return "\n".join(lines)
 
 

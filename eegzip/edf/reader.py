@@ -1,12 +1,15 @@
 """Streaming EDF/EDF+/BDF reader.
 
-The data records are memory-mapped and read by record range, so memory use depends on the
-range asked for, not on the recording length (a 24-hour file is read in pieces).
+The data records are read by record range with plain file reads, in chunks of at most
+``CHUNK_BYTES``, so memory use depends on the range asked for, not on the recording length.
+(A memory map would count every page touched towards the process's resident memory: a
+24-hour file read block by block ended up fully resident.)
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from itertools import accumulate
 from pathlib import Path
@@ -18,6 +21,9 @@ from eegzip.edf.annotations import Annotation, AnnotationTrack, parse_annotation
 from eegzip.edf.header import EdfHeader, header_size, parse_header
 from eegzip.errors import EdfFormatError, InputNotFoundError
 
+CHUNK_BYTES = 8 << 20
+"""Largest read from the file at once."""
+
 
 class EdfFile:
     """An open, validated EDF/BDF file. Use `EdfFile.open(path)`, ideally as a context manager."""
@@ -28,13 +34,8 @@ class EdfFile:
         """The header bytes exactly as in the file (for a -1 record count too)."""
         self.header = header
         """Parsed header; `n_records` is the real count even if the file says -1."""
-        self._data: np.memmap | None = np.memmap(
-            path,
-            dtype=np.uint8,
-            mode="r",
-            offset=header.header_bytes,
-            shape=(header.n_records, header.record_size),
-        )
+        self._file = path.open("rb")
+        self._lock = threading.Lock()
         bps = header.bytes_per_sample
         sizes = [s.samples_per_record * bps for s in header.signals]
         self._byte_offsets = (0, *accumulate(sizes))
@@ -72,12 +73,22 @@ class EdfFile:
         self.close()
 
     def close(self) -> None:
-        """Release the memory map (arrays already returned are copies and stay valid)."""
-        self._data = None
+        """Close the file (arrays already returned are copies and stay valid)."""
+        self._file.close()
+
+    def _records(self, start: int, stop: int) -> np.ndarray:
+        """(records, record_size) bytes of records [start, stop)."""
+        size = self.header.record_size
+        with self._lock:
+            self._file.seek(self.header.header_bytes + start * size)
+            data = self._file.read((stop - start) * size)
+        if len(data) != (stop - start) * size:
+            raise EdfFormatError(f"{self.path}: file shrank while being read")
+        return np.frombuffer(data, np.uint8).reshape(stop - start, size)
 
     def _block(self, signal_index: int, start_record: int, stop_record: int | None) -> np.ndarray:
-        """(records, bytes) view of one signal's bytes over a record range."""
-        if self._data is None:
+        """(records, bytes) of one signal's bytes over a record range, read chunk by chunk."""
+        if self._file.closed:
             raise ValueError(f"{self.path}: file is closed")
         n_signals = len(self.header.signals)
         if not 0 <= signal_index < n_signals:
@@ -87,7 +98,12 @@ class EdfFile:
         if not 0 <= start_record <= stop <= n:
             raise ValueError(f"record range {start_record}..{stop} outside 0..{n}")
         lo, hi = self._byte_offsets[signal_index], self._byte_offsets[signal_index + 1]
-        return self._data[start_record:stop, lo:hi]
+        out = np.empty((stop - start_record, hi - lo), np.uint8)
+        step = max(1, CHUNK_BYTES // self.header.record_size)
+        for first in range(start_record, stop, step):
+            last = min(stop, first + step)
+            out[first - start_record : last - start_record] = self._records(first, last)[:, lo:hi]
+        return out
 
     def read_raw_signal_bytes(
         self, signal_index: int, start_record: int = 0, stop_record: int | None = None
@@ -120,7 +136,7 @@ class EdfFile:
         if not h.is_plus or not h.annotation_indices:
             onsets = tuple(r * h.record_duration for r in range(h.n_records))
             return AnnotationTrack(start_offset=0.0, record_onsets=onsets, annotations=())
-        blocks = [np.array(self._block(i, 0, None)) for i in h.annotation_indices]
+        blocks = [self._block(i, 0, None) for i in h.annotation_indices]
         records = (tuple(b[r].tobytes() for b in blocks) for r in range(h.n_records))
         return parse_annotation_records(records, str(self.path))
 
