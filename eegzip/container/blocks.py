@@ -402,6 +402,13 @@ def decode_predictive_block(payload: bytes, decoded: np.ndarray) -> ResidualBloc
     residuals = decode_residuals(
         payload[head.body :], decoded, head.steps, head.segment, head.partition
     )
+    return _residual_block(head, residuals, decoded)
+
+
+def _residual_block(
+    head: ResidualHead, residuals: np.ndarray, decoded: np.ndarray | None = None
+) -> ResidualBlock:
+    """The decoded block, once its residuals are known to fit the int32 they are stored as."""
     if residuals.min() < -(2**31) or residuals.max() >= 2**31:
         raise ValueError("residuals do not fit 32 bits")
     return ResidualBlock(
@@ -431,16 +438,7 @@ def decode_residual_block(payload: bytes) -> ResidualBlock:
     errors = ((zigzag >> 1) ^ -(zigzag & 1)).reshape(n_channels, n_samples)
     rows = [_undo_prediction(e, order) for e, order in zip(errors, orders, strict=True)]
     residuals = np.stack(rows)
-    if residuals.min() < -(2**31) or residuals.max() >= 2**31:
-        raise ValueError("residuals do not fit 32 bits")
-    return ResidualBlock(
-        index=head.index,
-        steps=head.steps,
-        recon_crc=head.recon_crc,
-        residuals=residuals.astype(np.int32),
-        start_seconds=head.start_seconds,
-        duration_seconds=head.duration_seconds,
-    )
+    return _residual_block(head, residuals)
 
 
 def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
