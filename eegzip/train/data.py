@@ -11,6 +11,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,8 +82,33 @@ def load_labelled_channels(path: Path, model_rate: int) -> list[tuple[str, np.nd
     return out
 
 
+class SeededDraws:
+    """Seeded random draws that evaluation can repeat and a resumed run can continue.
+
+    Subclasses keep their generator in ``_rng`` and draw with ``batch(size)``.
+    """
+
+    _rng: np.random.Generator
+
+    def batch(self, size: int) -> Any:
+        raise NotImplementedError
+
+    def fixed_set(self, count: int, seed: int) -> Any:
+        """A reproducible batch (held-out evaluation); the training stream is left as it was."""
+        state = self._rng
+        self._rng = np.random.default_rng(seed)
+        try:
+            return self.batch(count)
+        finally:
+            self._rng = state
+
+    def resume_at(self, seed: int, step: int) -> None:
+        """Continue a resumed run with draws keyed by (seed, step)."""
+        self._rng = np.random.default_rng([seed, step])
+
+
 @dataclass
-class CropSampler:
+class CropSampler(SeededDraws):
     """Draws normalised crops: each group (dataset) equally often, within it by length.
 
     Balancing matters: by hours, Guinea-Bissau's high-amplitude 128 Hz recordings are two
@@ -139,12 +165,3 @@ class CropSampler:
             crops.append(self.channels[k][start : start + self.crop_samples])
         x = np.stack(crops)
         return to_model_domain(x, *block_scaling(x))[:, None, :]
-
-    def fixed_set(self, count: int, seed: int) -> np.ndarray:
-        """A reproducible set of crops (held-out evaluation)."""
-        state = self._rng
-        self._rng = np.random.default_rng(seed)
-        try:
-            return self.batch(count)
-        finally:
-            self._rng = state

@@ -218,7 +218,7 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         device,
     )
     if run.step:
-        sampler._rng = np.random.default_rng([config.seed, run.step])
+        sampler.resume_at(config.seed, run.step)
     (config.out_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
     report(
         {

@@ -16,7 +16,7 @@ import numpy as np
 from eegzip.codec.electrodes import electrode_ids
 from eegzip.pipeline.groups import Groups, manual_groups
 from eegzip.pipeline.scaling import block_scaling, to_model_domain
-from eegzip.train.data import load_labelled_channels
+from eegzip.train.data import SeededDraws, load_labelled_channels
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Montage:
     dataset: str
 
 
-class GroupCropSampler:
+class GroupCropSampler(SeededDraws):
     """Draws group crops: each dataset equally often, within it recordings by length."""
 
     def __init__(
@@ -135,12 +135,3 @@ class GroupCropSampler:
             n = len(crop)
             x[row, :n], ids[row, :n], mask[row, :n] = crop, channel_ids, True
         return GroupBatch(x, ids, mask)
-
-    def fixed_set(self, count: int, seed: int) -> GroupBatch:
-        """A reproducible batch (held-out evaluation)."""
-        state = self._rng
-        self._rng = np.random.default_rng(seed)
-        try:
-            return self.batch(count)
-        finally:
-            self._rng = state

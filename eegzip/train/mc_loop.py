@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from eegzip.codec.checkpoints import load_weights
@@ -104,7 +103,7 @@ def train_multichannel(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.8, 0.99))
     run = RunFolder(config.out_dir, {"model": model, "optimizer": optimizer}, device)
     if run.step:
-        sampler._rng = np.random.default_rng([config.seed, run.step])
+        sampler.resume_at(config.seed, run.step)
     settings = {**config.to_json(), "multichannel": {"mix": asdict(mix), **mc.to_kwargs()}}
     settings["multichannel"].pop("electrodes")
     (config.out_dir / "config.json").write_text(json.dumps(settings, indent=2))
