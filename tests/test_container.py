@@ -47,6 +47,7 @@ from eegzip.container.format import (
     MAGIC,
     PREAMBLE,
     PREAMBLE_SIZE,
+    RAWS_HEADER,
     TRAILER,
 )
 from eegzip.errors import (
@@ -80,7 +81,9 @@ def code_block(index: int, shape: tuple[int, int, int], bits: int, seed: int = 0
     )
 
 
-def raw_block(signal: int, record: int, samples: np.ndarray, width: int = 2) -> RawBlock:
+def raw_block(
+    signal: int, record: int, samples: np.ndarray, width: int = 2, text: bool = False
+) -> RawBlock:
     return RawBlock(
         signal_index=signal,
         start_record=record,
@@ -89,6 +92,7 @@ def raw_block(signal: int, record: int, samples: np.ndarray, width: int = 2) -> 
         sample_width=width,
         start_seconds=record * 1.0,
         duration_seconds=2.0,
+        text=text,
     )
 
 
@@ -110,7 +114,7 @@ def sample_content(shape: tuple[int, int, int] = (19, 9, 64)) -> dict[str, Any]:
         "raw": [
             raw_block(19, 0, np.tile([-32768, 32767, 0, -1], 8)),  # wraps every step
             raw_block(20, 0, rng.integers(-(2**23), 2**23, 32), width=3),
-            raw_block(21, 0, annotation_samples(ANNOTATIONS)),
+            raw_block(21, 0, annotation_samples(ANNOTATIONS), text=True),
             raw_block(19, 2, rng.integers(-100, 100, 32)),
         ],
     }
@@ -267,14 +271,24 @@ def test_extreme_codes_round_trip(tmp_path: Path, bits: int) -> None:
         np.testing.assert_array_equal(reader.code_block(0).codes, codes)
 
 
+@pytest.mark.parametrize("text", [False, True], ids=["RAWS", "RAWT"])
 @pytest.mark.parametrize("width", [2, 3])
-def test_raw_differences_wrap_losslessly(width: int) -> None:
+def test_raw_samples_round_trip_at_the_extremes(width: int, text: bool) -> None:
     half = 1 << (8 * width - 1)
     samples = np.array([-half, half - 1, -half, 0, half - 1, half - 1, -1, -half], dtype=np.int32)
-    block = RawBlock(3, 7, 4, samples, width, 7.0, 4.0)
-    back = decode_raw_block(encode_raw_block(block))
+    block = RawBlock(3, 7, 4, samples, width, 7.0, 4.0, text=text)
+    back = decode_raw_block(encode_raw_block(block), block.block_type)
     np.testing.assert_array_equal(back.samples, samples)
-    assert (back.signal_index, back.start_record, back.n_records) == (3, 7, 4)
+    assert (back.signal_index, back.start_record, back.n_records, back.text) == (3, 7, 4, text)
+
+
+def test_text_blocks_hold_the_signal_bytes_as_they_are() -> None:
+    block = raw_block(21, 0, annotation_samples(ANNOTATIONS), text=True)
+    payload = encode_raw_block(block)
+    assert zstandard.decompress(payload[RAWS_HEADER.size :]) == ANNOTATIONS
+    assert (
+        block.block_type == b"RAWT" and dataclasses.replace(block, text=False).block_type == b"RAWS"
+    )
 
 
 def test_writing_twice_gives_identical_bytes(tmp_path: Path) -> None:
@@ -288,7 +302,9 @@ def test_sizes_add_up_to_the_file(tmp_path: Path) -> None:
     with ContainerReader.open(path) as reader:
         sizes = reader.sizes()
     assert sum(sizes.values()) == path.stat().st_size
-    assert set(sizes) == {"preamble", "META", "EDFH", "CODE", "RAWS", "MTRC", "INDX", "trailer"}
+    assert set(sizes) == {
+        "preamble", "META", "EDFZ", "CODE", "RAWS", "RAWT", "MTRC", "INDX", "trailer"
+    }  # fmt: skip
     assert sizes["preamble"] == 16 and sizes["trailer"] == 24
 
 
@@ -446,6 +462,11 @@ def test_unknown_required_block_is_unsupported(tmp_path: Path, small_file: bytes
     path.write_bytes(assemble(frames, version=(1, 1)))
     with pytest.raises(UnsupportedError, match="block 4 has type 'XFUT', which this eegzip"):
         ContainerReader.open(path)
+    frames = split_frames(small_file)
+    frames[1] = (b"EDFX", 0, b"a future header encoding")  # where EDFH/EDFZ must be
+    path.write_bytes(assemble(frames, version=(1, 9)))
+    with pytest.raises(UnsupportedError, match=r"block 1 has type 'EDFX'.*format 1\.9"):
+        ContainerReader.open(path)
 
 
 def test_damaged_preamble(tmp_path: Path, small_file: bytes) -> None:
@@ -556,6 +577,39 @@ def replace_payload(small_file: bytes, number: int, payload: bytes) -> bytes:
     return assemble(frames)
 
 
+def test_edf_header_is_stored_compressed_and_verbatim_headers_still_read(
+    tmp_path: Path, small_file: bytes
+) -> None:
+    frames = split_frames(small_file)
+    assert frames[1][0] == b"EDFZ" and len(frames[1][2]) < len(EDF_HEADER)
+    path = tmp_path / "x.eegc"
+    frames[1] = (b"EDFH", 0, EDF_HEADER)  # as 1.0-1.2 writers stored it
+    path.write_bytes(assemble(frames, version=(1, 2)))
+    with ContainerReader.open(path) as reader:
+        assert reader.edf_header == EDF_HEADER and reader.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\x01\x00", "shorter than its header length"),
+        (struct.pack("<I", 5) + zstandard.ZstdCompressor().compress(b"abcd"), "expected 5"),
+        (struct.pack("<I", 4) + zstandard.ZstdCompressor().compress(b"abcd") + b"!", "zstd"),
+        (struct.pack("<I", 2**31) + b"", "EDF header length"),
+        (struct.pack("<I", 4) + b"abcd", "bad zstd data"),
+    ],
+)
+def test_damaged_compressed_header_names_the_block(
+    tmp_path: Path, small_file: bytes, payload: bytes, message: str
+) -> None:
+    path = tmp_path / "x.eegc"
+    path.write_bytes(replace_payload(small_file, 1, payload))
+    with ContainerReader.open(path) as reader:
+        with pytest.raises(ContainerFormatError, match=rf"block 1 \(EDF header\).*{message}"):
+            _ = reader.edf_header
+        assert len(reader.verify()) == 1
+
+
 def test_code_block_dims_must_match_its_data(tmp_path: Path, small_file: bytes) -> None:
     payload = bytearray(split_frames(small_file)[2][2])
     struct.pack_into("<I", payload, 28, 5)  # n_frames 4 -> 5
@@ -598,6 +652,9 @@ def test_structure_rules(tmp_path: Path, small_file: bytes) -> None:
         ContainerReader.open(path)
     path.write_bytes(assemble(frames[:1]))
     with pytest.raises(ContainerFormatError, match="has no EDF header block"):
+        ContainerReader.open(path)
+    path.write_bytes(assemble([*frames, (b"EDFH", 0, EDF_HEADER)]))
+    with pytest.raises(ContainerFormatError, match="unexpected extra EDF header"):
         ContainerReader.open(path)
     wrong_index = encode_index([IndexEntry(b"META", 0, 0, PREAMBLE_SIZE, 20, 0.0, 0.0)])
     path.write_bytes(assemble(frames, index=wrong_index))

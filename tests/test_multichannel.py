@@ -15,7 +15,7 @@ from eegzip.codec.electrodes import ELECTRODES, electrode_ids, normalise, region
 from eegzip.codec.multichannel import MCConfig, MultiChannelDAC
 from eegzip.container import CodeBlock, ContainerReader, ContainerWriter
 from eegzip.container.blocks import decode_code_block, encode_code_block
-from eegzip.container.format import GCOD
+from eegzip.container.format import FORMAT_MAJOR, FORMAT_MINOR, GCOD
 from eegzip.errors import ContainerFormatError, ModelError, UsageError
 from eegzip.pipeline.groups import Grouping, manual_groups, plan_grouping, random_groups
 from eegzip.train.mc_data import GroupCropSampler, GroupMix, Montage
@@ -179,7 +179,7 @@ def test_grouped_code_block_is_a_gcod_block(tmp_path):
         writer.write_edf_header(b"")
         writer.write_code_block(block)
     with ContainerReader.open(path) as reader:
-        assert reader.version == (1, 2) and "GCOD" in reader.sizes()
+        assert reader.version == (FORMAT_MAJOR, FORMAT_MINOR) and "GCOD" in reader.sizes()
         assert reader.code_block_count == 1 and reader.code_block(0).n_channels == 5
         assert reader.verify() == []
     with pytest.raises(ValueError, match="n_streams"):

@@ -24,14 +24,19 @@ from .format import (
     CODE_HEADER,
     CODE_TYPES,
     ECOD,
+    EDFH,
+    EDFZ_HEADER,
     GCOD,
     GCOD_STREAMS,
     INDEX_ENTRY,
     MAX_BITS,
     MAX_CODES_PER_BLOCK,
+    MAX_EDF_HEADER,
     MAX_SAMPLES_PER_BLOCK,
+    RAW_TYPES,
     RAWS,
     RAWS_HEADER,
+    RAWT,
     RESD_HEADER,
     RESD_MAX_ORDER,
     RESD_WIDTH,
@@ -122,7 +127,8 @@ class RawBlock:
     """Losslessly stored samples of one EDF signal over a run of whole data records.
 
     The annotation signal goes here too: its bytes read as little-endian words of the sample
-    width (int16 for EDF+, int24 for BDF+), so they come back exactly.
+    width (int16 for EDF+, int24 for BDF+), so they come back exactly. ``text`` stores the
+    words' bytes as they are (RAWT) instead of delta planes (RAWS): zstd finds text in them.
     """
 
     signal_index: int
@@ -132,6 +138,11 @@ class RawBlock:
     sample_width: int  # 2: EDF int16, 3: BDF int24
     start_seconds: float
     duration_seconds: float
+    text: bool = False
+
+    @property
+    def block_type(self) -> bytes:
+        return RAWT if self.text else RAWS
 
     def __post_init__(self) -> None:
         _check_int("signal_index", self.signal_index, 0, _U16)
@@ -301,10 +312,12 @@ def encode_raw_block(block: RawBlock) -> bytes:
         block.signal_index,
         block.sample_width,
     )
+    if block.text:
+        return head + _compress(_to_words(block.samples, block.sample_width))
     return head + _compress(_to_delta_planes(block.samples, block.sample_width))
 
 
-def decode_raw_block(payload: bytes) -> RawBlock:
+def decode_raw_block(payload: bytes, block_type: bytes = RAWS) -> RawBlock:
     if len(payload) < RAWS_HEADER.size:
         raise ValueError("payload is shorter than its fixed header")
     start_record, start, duration, n_records, n_samples, signal_index, width = (
@@ -314,15 +327,17 @@ def decode_raw_block(payload: bytes) -> RawBlock:
         raise ValueError(f"sample width is {width}, not one of {SAMPLE_WIDTHS}")
     if not 1 <= n_samples <= MAX_SAMPLES_PER_BLOCK:
         raise ValueError(f"{n_samples} samples is out of range")
-    planes = _decompress(payload[RAWS_HEADER.size :], n_samples * width)
+    data = _decompress(payload[RAWS_HEADER.size :], n_samples * width)
+    text = block_type == RAWT
     return RawBlock(
         signal_index=signal_index,
         start_record=start_record,
         n_records=n_records,
-        samples=_from_delta_planes(planes, width, n_samples),
+        samples=_from_words(data, width) if text else _from_delta_planes(data, width, n_samples),
         sample_width=width,
         start_seconds=start,
         duration_seconds=duration,
+        text=text,
     )
 
 
@@ -451,7 +466,7 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
         if len(payload) < CODE_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, key, *_ = CODE_HEADER.unpack_from(payload)
-    elif block_type == RAWS:
+    elif block_type in RAW_TYPES:
         if len(payload) < RAWS_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, _, _, key, _ = RAWS_HEADER.unpack_from(payload)
@@ -463,6 +478,23 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
         return 0, 0.0, 0.0
     _check_time_range(start, duration)
     return key, start, duration
+
+
+def encode_edf_header(header: bytes) -> bytes:
+    """An EDFZ payload (spec §5.12): the header's length, then the header through zstd."""
+    _check_int("EDF header length", len(header), 0, MAX_EDF_HEADER)
+    return EDFZ_HEADER.pack(len(header)) + _compress(bytes(header))
+
+
+def decode_edf_header(payload: bytes, block_type: bytes) -> bytes:
+    """The EDF header bytes held by block 1, verbatim (EDFH) or compressed (EDFZ)."""
+    if block_type == EDFH:
+        return payload
+    if len(payload) < EDFZ_HEADER.size:
+        raise ValueError("payload is shorter than its header length field")
+    (size,) = EDFZ_HEADER.unpack_from(payload)
+    _check_int("EDF header length", size, 0, MAX_EDF_HEADER)
+    return _decompress(payload[EDFZ_HEADER.size :], size)
 
 
 def encode_json(obj: Mapping[str, Any]) -> bytes:
@@ -523,6 +555,25 @@ def _to_delta_planes(samples: np.ndarray, width: int) -> bytes:
     return _to_planes(deltas, width)
 
 
+def _to_words(samples: np.ndarray, width: int) -> bytes:
+    """Samples as little-endian two's-complement words of ``width`` bytes: the EDF's bytes."""
+    words = (samples.astype(np.int64) & ((1 << (8 * width)) - 1)).astype("<u4")
+    return words.view(np.uint8).reshape(-1, 4)[:, :width].tobytes()
+
+
+def _from_words(data: bytes, width: int) -> np.ndarray:
+    columns = np.frombuffer(data, dtype=np.uint8).reshape(-1, width).astype(np.uint32)
+    words = np.zeros(columns.shape[0], dtype=np.uint32)
+    for k in range(width):
+        words |= columns[:, k] << np.uint32(8 * k)
+    return _signed(words, width)
+
+
+def _signed(words: np.ndarray, width: int) -> np.ndarray:
+    half = 1 << (8 * width - 1)
+    return ((words.astype(np.int64) ^ half) - half).astype(np.int32)
+
+
 def _to_planes(words: np.ndarray, width: int) -> bytes:
     """The low ``width`` bytes of uint32 words as byte planes, all low bytes first."""
     return words.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :width].T.tobytes()
@@ -540,8 +591,7 @@ def _from_delta_planes(data: bytes, width: int, count: int) -> np.ndarray:
     deltas = _from_planes(data, width, count)
     # uint32 sums wrap mod 2**32, a multiple of 2**(8*width), so masking gives the exact words.
     words = np.cumsum(deltas, dtype=np.uint32) & np.uint32((1 << (8 * width)) - 1)
-    half = 1 << (8 * width - 1)
-    return ((words.astype(np.int64) ^ half) - half).astype(np.int32)
+    return _signed(words, width)
 
 
 def _compress(data: bytes) -> bytes:

@@ -9,7 +9,7 @@ import struct
 
 # Version written by this eegzip; readers accept any minor of FORMAT_MAJOR (spec §8).
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2
+FORMAT_MINOR = 3
 
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
@@ -40,6 +40,18 @@ RESD = b"RESD"
 GCOD = b"GCOD"
 RESP = b"RESP"
 ECOD = b"ECOD"
+# Defined in 1.3.
+EDFZ = b"EDFZ"
+RAWT = b"RAWT"
+
+# Block 1: the EDF header, verbatim (EDFH) or zstd-compressed (EDFZ, 1.3).
+HEADER_TYPES = (EDFH, EDFZ)
+
+# An EDFZ payload (1.3): u32 header length, then one zstd frame of exactly that many bytes.
+# EDF headers are mostly spaces: zstd makes them 6-18x smaller, which is 15-27 % of a lossy
+# file of a short recording (benchmarks/results/archival.md).
+EDFZ_HEADER = struct.Struct("<I")
+MAX_EDF_HEADER = 1 << 24  # 256 bytes x (1 + 9999 signals) is 2.6 MB
 
 # Blocks holding the codes of one time block; numbered together by block_index.
 CODE_TYPES = (CODE, GCOD, ECOD)
@@ -48,8 +60,10 @@ CODE_TYPES = (CODE, GCOD, ECOD)
 BLOCK_KINDS = {
     META: "metadata",
     EDFH: "EDF header",
+    EDFZ: "EDF header",
     CODE: "codes",
     RAWS: "raw signal",
+    RAWT: "raw signal",
     MTRC: "metrics",
     INDX: "index",
     RESD: "residual",
@@ -85,7 +99,12 @@ ECOD_MAX_BITS = 12  # alphabets of up to 4096 symbols; wider codes stay in CODE/
 ECOD_MAX_WORK = 1 << 30  # bounds decoding work: codes × alphabet size per block
 ECOD_ROWS = 1 << 20  # table entries per range-coder call (bounds memory, not the format)
 
-# Fixed-size head of a RAWS payload:
+# Blocks holding one signal losslessly: as delta planes (RAWS) or as the bytes of the file
+# (RAWT, 1.3: for text, i.e. the EDF+ annotation signal, whose bytes delta planes scramble;
+# zstd then makes annotation blocks about a third smaller).
+RAW_TYPES = (RAWS, RAWT)
+
+# Fixed-size head of a RAWS or RAWT payload:
 # start_record, start_seconds, duration_seconds, n_records, n_samples, signal_index, sample_width.
 # Followed by one zstd frame of the byte planes of the sample differences.
 RAWS_HEADER = struct.Struct("<QddIIHB")

@@ -30,6 +30,7 @@ from .blocks import (
     RawBlock,
     ResidualBlock,
     decode_code_block,
+    decode_edf_header,
     decode_index,
     decode_json,
     decode_predictive_block,
@@ -46,18 +47,18 @@ from .format import (
     CODE_HEADER,
     CODE_TYPES,
     CRC,
-    EDFH,
     END_MAGIC,
     FLAG_OPTIONAL,
     FORMAT_MAJOR,
     FORMAT_MINOR,
+    HEADER_TYPES,
     INDX,
     MAGIC,
     META,
     MTRC,
     PREAMBLE,
     PREAMBLE_SIZE,
-    RAWS,
+    RAW_TYPES,
     RESD,
     RESIDUAL_TYPES,
     RESP,
@@ -111,7 +112,7 @@ class ContainerReader:
         self._layout = layout
         entries = layout.entries
         self._code_numbers = [n for n, e in enumerate(entries) if e.block_type in CODE_TYPES]
-        self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type == RAWS]
+        self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type in RAW_TYPES]
         self._residual_numbers = {
             e.key: n for n, e in enumerate(entries) if e.block_type in RESIDUAL_TYPES
         }
@@ -174,7 +175,7 @@ class ContainerReader:
     @property
     def edf_header(self) -> bytes:
         """The input's EDF header, byte for byte."""
-        return self._load(self._required(1))
+        return self._edf_header_at(self._required(1))
 
     @property
     def metrics(self) -> dict[str, Any] | None:
@@ -260,7 +261,7 @@ class ContainerReader:
             try:
                 if entry.block_type in CODE_TYPES:
                     self._code_block_at(number)
-                elif entry.block_type == RAWS:
+                elif entry.block_type in RAW_TYPES:
                     self._raw_block_at(number)
                 elif entry.block_type == RESD:
                     self.residual_block(entry.key)
@@ -269,6 +270,8 @@ class ContainerReader:
                     self._check_span(number, head.index, head.start_seconds, head.duration_seconds)
                 elif entry.block_type in (META, MTRC):
                     self._decode(number, decode_json)
+                elif entry.block_type in HEADER_TYPES:
+                    self._edf_header_at(number)
                 else:
                     self._load(number)
             except ContainerFormatError as exc:
@@ -317,8 +320,13 @@ class ContainerReader:
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
+    def _edf_header_at(self, number: int) -> bytes:
+        block_type = self._layout.entries[number].block_type
+        return self._decode(number, lambda payload: decode_edf_header(payload, block_type))
+
     def _raw_block_at(self, number: int) -> RawBlock:
-        block = self._decode(number, decode_raw_block)
+        block_type = self._layout.entries[number].block_type
+        block = self._decode(number, lambda payload: decode_raw_block(payload, block_type))
         self._check_span(number, block.signal_index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -354,7 +362,8 @@ class ContainerReader:
         return data[BLOCK_HEADER.size : -CRC.size]
 
     def _required(self, number: int) -> int:
-        """Block 0 (META) or 1 (EDFH), which the format requires and _check_structure checked."""
+        """Block 0 (META) or 1 (EDFH/EDFZ), which the format requires and _check_structure
+        checked."""
         if number >= len(self._layout.entries):
             self._raise_if_incomplete()
         return number
@@ -511,14 +520,22 @@ def _scan(name: str, file: BinaryIO, size: int, no_index: _NoIndex) -> _Layout:
 def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> None:
     """Rules a CRC cannot catch: block order and numbering, and unknown block types."""
     entries = layout.entries
-    for number, required in enumerate((META, EDFH)):
+    for number, entry in enumerate(entries):  # first, so that a newer file says so
+        known = entry.block_type in BLOCK_KINDS or not _VALID_TYPE.fullmatch(entry.block_type)
+        if not known and not entry.flags & FLAG_OPTIONAL:
+            raise UnsupportedError(
+                f"{name}: block {number} has type {_type_name(entry.block_type)}, which this "
+                f"eegzip cannot read (file format {version[0]}.{version[1]}; this eegzip reads "
+                f"{FORMAT_MAJOR}.{FORMAT_MINOR})"
+            )
+    for number, required in enumerate(((META,), HEADER_TYPES)):
         if number < len(entries):
-            if entries[number].block_type != required:
+            if entries[number].block_type not in required:
                 raise ContainerFormatError(
-                    f"{name}: block {number} is not the {BLOCK_KINDS[required]}"
+                    f"{name}: block {number} is not the {BLOCK_KINDS[required[0]]}"
                 )
         elif not layout.incomplete:
-            raise ContainerFormatError(f"{name}: has no {BLOCK_KINDS[required]} block")
+            raise ContainerFormatError(f"{name}: has no {BLOCK_KINDS[required[0]]} block")
     n_code_blocks = 0
     seen_metrics = False
     for number, entry in enumerate(entries[2:], start=2):
@@ -526,7 +543,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
         where = f"{name}: block {number}"
         if not _VALID_TYPE.fullmatch(block_type):
             raise ContainerFormatError(f"{where} has an invalid type {_type_name(block_type)}")
-        if block_type in (META, EDFH, INDX) or (block_type == MTRC and seen_metrics):
+        if block_type in (META, *HEADER_TYPES, INDX) or (block_type == MTRC and seen_metrics):
             raise ContainerFormatError(
                 f"{where} is an unexpected extra {BLOCK_KINDS[block_type]} block"
             )
@@ -541,21 +558,15 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
                 f"{where} corrects code block {entry.key}, which comes later or not at all"
             )
         seen_metrics |= block_type == MTRC
-        if block_type not in BLOCK_KINDS and not entry.flags & FLAG_OPTIONAL:
-            raise UnsupportedError(
-                f"{where} has type {_type_name(block_type)}, which this eegzip cannot read "
-                f"(file format {version[0]}.{version[1]}; this eegzip reads "
-                f"{FORMAT_MAJOR}.{FORMAT_MINOR})"
-            )
 
 
 def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:
     """'codes, 00:12:48–00:14:56', 'raw signal 3, …', 'metadata', "type 'XXXX'"."""
     kind = BLOCK_KINDS.get(block_type) or f"type {_type_name(block_type)}"
-    if block_type not in (*CODE_TYPES, RAWS, *RESIDUAL_TYPES) or span is None:
+    if block_type not in (*CODE_TYPES, *RAW_TYPES, *RESIDUAL_TYPES) or span is None:
         return kind
     key, start, duration = span
-    if block_type == RAWS:
+    if block_type in RAW_TYPES:
         kind = f"{kind} {key}"
     return f"{kind}, {_clock(start)}–{_clock(start + duration)}"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .entropy import decode_errors, encode_errors
 from .format import (
@@ -231,7 +232,19 @@ def _fit(
 def encode_residuals(
     residuals: np.ndarray, decoded: np.ndarray, steps: np.ndarray, segment: int, partition: int
 ) -> bytes:
-    """Models and entropy-coded errors of quantised residuals k (channels, samples)."""
+    """Models and entropy-coded errors of quantised residuals k (channels, samples).
+
+    The fits' small solves run on one BLAS thread: more threads gain nothing at this size,
+    stall for seconds when other work shares the cores, and round differently, so the chosen
+    models (and the bytes) would depend on the thread count.
+    """
+    with threadpool_limits(1, user_api="blas"):
+        return _encode_residuals(residuals, decoded, steps, segment, partition)
+
+
+def _encode_residuals(
+    residuals: np.ndarray, decoded: np.ndarray, steps: np.ndarray, segment: int, partition: int
+) -> bytes:
     sig = Signals.of(decoded, steps)
     k = residuals.astype(np.int64)
     y = sig.decoded + sig.steps * k

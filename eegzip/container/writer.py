@@ -21,6 +21,7 @@ from .blocks import (
     code_block_type,
     code_data_offset,
     encode_code_block,
+    encode_edf_header,
     encode_index,
     encode_json,
     encode_predictive_block,
@@ -30,7 +31,7 @@ from .format import (
     BLOCK_HEADER,
     BLOCK_OVERHEAD,
     CRC,
-    EDFH,
+    EDFZ,
     END_MAGIC,
     FORMAT_MAJOR,
     FORMAT_MINOR,
@@ -39,14 +40,13 @@ from .format import (
     META,
     MTRC,
     PREAMBLE,
-    RAWS,
     RESP,
     TRAILER,
 )
 
 
 class _Stage(enum.IntEnum):
-    """What the file accepts next; the spec fixes META as block 0 and EDFH as block 1."""
+    """What the file accepts next; the spec fixes META as block 0 and the EDF header as block 1."""
 
     META = 0
     EDF_HEADER = 1
@@ -111,9 +111,10 @@ class ContainerWriter:
         self._stage = _Stage.EDF_HEADER
 
     def write_edf_header(self, header: bytes) -> None:
-        """The input's EDF header bytes, verbatim; must directly follow the metadata."""
+        """The input's EDF header bytes, zstd-compressed (EDFZ); must directly follow the
+        metadata."""
         self._expect(_Stage.EDF_HEADER, "EDF header")
-        self._add_block(EDFH, bytes(header))
+        self._add_block(EDFZ, encode_edf_header(header))
         self._stage = _Stage.DATA
 
     def write_code_block(self, block: CodeBlock) -> int:
@@ -141,7 +142,7 @@ class ContainerWriter:
     def write_raw_block(self, block: RawBlock) -> None:
         self._expect(_Stage.DATA, "raw block")
         self._add_block(
-            RAWS,
+            block.block_type,
             encode_raw_block(block),
             key=block.signal_index,
             start=block.start_seconds,

@@ -271,6 +271,7 @@ def _write_lossless(edf: EdfFile, writer: ContainerWriter, indices, raw_records:
                     sample_width=h.bytes_per_sample,
                     start_seconds=start * h.record_duration,
                     duration_seconds=(stop - start) * h.record_duration,
+                    text=h.signals[i].is_annotation,
                 )
             )
 
