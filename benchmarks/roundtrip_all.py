@@ -6,7 +6,11 @@
   residual bound, the others exactly); the header bytes are identical.
 - lossy (the default): the decompressed EDF has the original's header bytes and annotations.
 
-Files run in ``--workers`` processes of one thread each. Writes
+Also FLAC -8 of every file (eegzip.bench.baselines.flac_size), so that the lossless mode is
+compared with it on all of ../shared/data, not only on the sample of benchmarks/archival.py.
+
+The lossless and bounded checks are eegzip.bench.archival.check_promise (the coded channels in
+µV, the others byte for byte). Files run in ``--workers`` processes of one thread each. Writes
 benchmarks/results/roundtrip_all.{json,md}.
 
     python benchmarks/roundtrip_all.py --max-error 1
@@ -23,24 +27,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import eegzip
+from eegzip.bench.archival import check_promise
+from eegzip.bench.baselines import flac_size
 
 HERE = Path(__file__).resolve().parent
-
-
-def largest_error_uv(original: Path, decoded: Path) -> float:
-    """Largest |decoded − original| over every sample of every signal, in physical units."""
-    a, b = eegzip.read(original), eegzip.read(decoded)
-    if a.raw_header != b.raw_header:
-        return float("inf")
-    return max(
-        (float(np.max(np.abs(a.physical(i) - b.physical(i)), initial=0.0))
-         for i in range(len(a.digital))),
-        default=0.0,
-    )  # fmt: skip
 
 
 def check_file(path: Path, bound_uv: float) -> dict:
@@ -53,17 +46,19 @@ def check_file(path: Path, bound_uv: float) -> dict:
             eegzip.compress(path, x, max_error_uv=0.0, measure=False)
             eegzip.decompress(x, back)
             row["lossless_bytes"] = x.stat().st_size
-            row["lossless_exact"] = back.read_bytes() == path.read_bytes()
+            row["lossless_exact"] = check_promise(path, back, 0.0).ok
             eegzip.compress(path, x, max_error_uv=bound_uv, measure=False, force=True)
             eegzip.decompress(x, back, force=True)
             row["bounded_bytes"] = x.stat().st_size
-            row["bounded_max_error_uv"] = largest_error_uv(path, back)
-            row["bounded_ok"] = row["bounded_max_error_uv"] <= bound_uv * (1 + 1e-9)
+            bounded = check_promise(path, back, bound_uv)
+            row["bounded_max_error_uv"] = bounded.max_error_uv
+            row["bounded_ok"] = bounded.ok
             eegzip.compress(path, x, measure=False, force=True)
             eegzip.decompress(x, back, force=True)
             row["lossy_bytes"] = x.stat().st_size
             a, b = eegzip.read(path), eegzip.read(back)
             row["lossy_ok"] = a.raw_header == b.raw_header and a.annotations == b.annotations
+            row["flac_bytes"] = flac_size(path)
         except eegzip.EegzipError as error:
             row["error"] = str(error)
     row["seconds"] = round(time.perf_counter() - started, 1)
@@ -89,6 +84,16 @@ def markdown(results: dict) -> str:
         size = sum(r[f"{mode}_bytes"] for r in ok)
         label = f"±{bound:g} µV" if mode == "bounded" else mode
         lines.append(f"| {label} | {sum(r['edf_bytes'] for r in ok) / size:.2f}× |")
+    lines += ["", "Lossless against FLAC -8 (FLAC bytes / eegzip bytes):", "",
+              "| dataset | files | eegzip lossless | FLAC -8 | vs FLAC -8 |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    groups = sorted({r["file"].split("/")[0] for r in ok})
+    for group in [*groups, "all"]:
+        part = [r for r in ok if group == "all" or r["file"].startswith(group + "/")]
+        edf_part = sum(r["edf_bytes"] for r in part)
+        mine, flac = sum(r["lossless_bytes"] for r in part), sum(r["flac_bytes"] for r in part)
+        lines.append(f"| {group} | {len(part)} | {edf_part / mine:.3f}× | {edf_part / flac:.3f}× "
+                     f"| {flac / mine:.3f} |")  # fmt: skip
     failures = [r for r in rows if "error" in r or not (
         r.get("lossless_exact") and r.get("bounded_ok") and r.get("lossy_ok"))]  # fmt: skip
     lines += ["", f"Failures: {len(failures)}"]

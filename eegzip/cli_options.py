@@ -28,8 +28,8 @@ GroupsOption = Annotated[
     ),
 ]
 GroupSeedOption = Annotated[
-    int | None, typer.Option("--group-seed", help="Seed of --groups random [default 0].")
+    int | None, typer.Option("--group-seed", help="Seed of --groups random (default 0).")
 ]
 GroupSizeOption = Annotated[
-    int | None, typer.Option("--group-size", help="Channels per random group [default 4].")
+    int | None, typer.Option("--group-size", help="Channels per random group (default 4).")
 ]

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
 
+import eegzip
+from eegzip.bench import archival as archival_module
+from eegzip.bench.archival import (
+    LOSSLESS,
+    ArchivalFile,
+    ArchivalRun,
+    PromiseBrokenError,
+    PromiseCheck,
+    check_promise,
+    lossy_name,
+    measure_archival,
+)
 from eegzip.bench.baselines import flac_decode, flac_encode, measure_baselines
-from eegzip.bench.command import parse_codebooks
+from eegzip.bench.command import parse_bounds, parse_codebooks
 from eegzip.bench.crossval import make_splits
 from eegzip.bench.features import EpochFeatures
 from eegzip.bench.signals import read_codec_signals
@@ -161,3 +174,141 @@ def test_task_on_originals_only(shared_data):
     assert task["cv"]["splits"] == 2 * task["cv"]["folds"]
     (row,) = task["rows"]
     assert row["signals"] == "original" and 0 <= row["balanced_accuracy"]["mean"] <= 1
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return eegzip.load_codec()
+
+
+def _shift_sample(path: Path, signal: int, delta: int) -> None:
+    """Add ``delta`` digital units to the first sample of a 16-bit EDF signal, in place."""
+    with EdfFile.open(path) as edf:
+        h = edf.header
+        offset = h.header_bytes + 2 * sum(s.samples_per_record for s in h.signals[:signal])
+        value = int(edf.read_digital(signal, 0, 1)[0])
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 2] = np.int16(value + delta).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_promise_checks_see_every_kind_of_damage(short_edf, tmp_path):
+    copy = tmp_path / "copy.edf"
+    copy.write_bytes(short_edf.read_bytes())
+    assert check_promise(short_edf, copy, LOSSLESS).ok
+    kept = check_promise(short_edf, copy, 1.0)
+    assert kept.ok and kept.max_error_uv == 0
+
+    with EdfFile.open(short_edf) as edf:
+        gain, first_sample = edf.header.signals[0].gain, edf.header.header_bytes
+    _shift_sample(copy, 0, round(0.9 / gain))  # within ±1 µV, no longer byte-identical
+    assert check_promise(short_edf, copy, 1.0).ok
+    lossless = check_promise(short_edf, copy, LOSSLESS)
+    assert not lossless.ok and f"differs at byte {first_sample}" in (lossless.problem or "")
+
+    _shift_sample(copy, 0, round(0.2 / gain))  # now 1.1 µV off
+    broken = check_promise(short_edf, copy, 1.0)
+    assert not broken.ok and "'EEG F3' off by" in (broken.problem or "")
+    assert 1.05 < (broken.max_error_uv or 0) < 1.15
+
+    copy.write_bytes(short_edf.read_bytes())
+    _shift_sample(copy, 8, 1)  # the annotation signal is not coded: it must come back exact
+    assert "(not coded) differs" in (check_promise(short_edf, copy, 2.0).problem or "")
+
+    data = bytearray(short_edf.read_bytes())
+    data[8] ^= 1  # the patient field of the header
+    copy.write_bytes(bytes(data))
+    assert "header bytes differ" in (check_promise(short_edf, copy, 2.0).problem or "")
+
+
+def test_archival_modes_keep_their_promises_and_compress(short_edf, codec):
+    run = measure_archival({"eegmat": [short_edf]}, codec, (LOSSLESS, 1.0))
+    assert run.ok and not run.errors
+    (entry,) = run.files
+    assert [c.bound_uv for c in entry.checks] == [0.0, 1.0]
+    assert 0 < entry.checks[1].max_error_uv <= 1.0
+    ratios = run.overall().ratios()
+    assert list(ratios) == ["zstd-19", "xz-9", "flac-8", "eegzip lossless", "eegzip ±1 µV",
+                            "eegzip lossy (9 codebooks)"]  # fmt: skip
+    assert 1 < ratios["eegzip lossless"] < ratios["eegzip ±1 µV"] < ratios[lossy_name(codec)]
+    assert ratios["eegzip lossless"] > ratios["zstd-19"]
+
+
+def _fake_file(group: str, edf: int, flac: int, lossless: int) -> ArchivalFile:
+    sizes = {"edf": edf, "zstd-19": 2 * lossless, "flac-8": flac, "eegzip lossless": lossless}
+    return ArchivalFile(Path(f"{group}.edf"), group, sizes, (PromiseCheck(LOSSLESS),))
+
+
+def test_archival_totals_per_group_and_overall():
+    files = (_fake_file("a", 1000, 400, 250), _fake_file("b", 300, 100, 100),
+             _fake_file("a", 1000, 400, 250))  # fmt: skip
+    out = ArchivalRun((LOSSLESS,), files).to_dict()
+    assert out["ok"] and [g["name"] for g in out["groups"]] == ["a", "b"]
+    a, b = out["groups"]
+    assert a["files"] == 2 and a["bytes"]["edf"] == 2000 and a["ratio"]["eegzip lossless"] == 4
+    assert b["lossless_vs"] == {"flac-8": 1.0, "zstd-19": 2.0}
+    overall = out["overall"]
+    assert overall["files"] == 3 and overall["ratio"]["eegzip lossless"] == round(2300 / 600, 3)
+    assert overall["lossless_vs"]["flac-8"] == round(900 / 600, 3)
+
+    broken = replace(files[1], checks=(PromiseCheck(LOSSLESS, "b.edf: differs at byte 7"),))
+    run = ArchivalRun((LOSSLESS,), (files[0], broken))
+    assert not run.ok and not run.to_dict()["ok"] and run.problems == ["b.edf: differs at byte 7"]
+    with pytest.raises(PromiseBrokenError, match="differs at byte 7"):
+        run.raise_if_broken()
+
+
+def test_parse_bounds():
+    assert parse_bounds("2,0,1,0.5,1") == (0.0, 0.5, 1.0, 2.0)
+    for bad in ("", "-1", "x", "1,nan", "inf"):
+        with pytest.raises(typer.BadParameter):
+            parse_bounds(bad)
+
+
+def test_bench_archival_command_json(short_edf):
+    args = ["bench", str(short_edf), "--archival", "--max-error", "1,0", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert "--archival --max-error 0,1" in out["command"]
+    archival = out["archival"]
+    assert archival["ok"] and archival["bounds_uv"] == [0.0, 1.0]
+    (group,) = archival["groups"]
+    assert group["name"] == short_edf.parent.name and group["files"] == 1
+    overall = archival["overall"]
+    assert overall["ratio"]["eegzip lossless"] > 1 and overall["ratio"]["eegzip ±1 µV"] > 1
+    assert set(overall["lossless_vs"]) == {"flac-8", "zstd-19"}
+    (entry,) = archival["files"]
+    assert all(c["ok"] for c in entry["checks"]) and entry["group"] == group["name"]
+
+
+def test_bench_archival_fails_loudly_on_a_broken_promise(short_edf, monkeypatch):
+    decompress = archival_module.api.decompress
+
+    def tampering(source, target, **kwargs):
+        result = decompress(source, target, **kwargs)
+        _shift_sample(Path(target), 0, 2000)  # ~2.6 µV on EEG F3
+        return result
+
+    monkeypatch.setattr(archival_module.api, "decompress", tampering)
+    args = ["bench", str(short_edf), "--archival", "--max-error", "1", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    archival = json.loads(result.stdout)["archival"]
+    assert not archival["ok"] and not archival["files"][0]["checks"][0]["ok"]
+    (problem,) = archival["problems"]
+    assert "'EEG F3' off by" in problem and "promise broken" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra,fragment",
+    [(["--archival", "--task", "arithmetic"], "does not combine with --task"),
+     (["--archival", "--plot", "figures"], "does not combine with --plot"),
+     (["--archival", "--codebooks", "6"], "does not combine with --codebooks"),
+     (["--max-error", "1"], "--max-error needs --archival"),
+     (["--archival", "--max-error", "1,-2"], "bounds ≥ 0")],
+)  # fmt: skip
+def test_bench_archival_refuses_what_it_cannot_honour(tmp_path, extra, fragment):
+    result = CliRunner().invoke(app, ["bench", str(tmp_path), *extra])
+    assert result.exit_code == 2, result.output
+    assert fragment in " ".join(result.stderr.split()), result.stderr

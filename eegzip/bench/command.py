@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from enum import Enum
 from pathlib import Path
@@ -14,9 +15,17 @@ from rich.markup import escape
 
 from eegzip import __version__
 from eegzip.bench import require
+from eegzip.bench.archival import DEFAULT_BOUNDS_UV, measure_archival
 from eegzip.bench.plots import write_plots
 from eegzip.bench.run import Example, bench_file, measured_to_dict, merge, time_model_load
-from eegzip.bench.tables import baseline_table, fidelity_table, size_table, task_table
+from eegzip.bench.tables import (
+    archival_tables,
+    baseline_table,
+    checks_line,
+    fidelity_table,
+    size_table,
+    task_table,
+)
 from eegzip.bench.tasks import REPEATS, run_task
 from eegzip.cli_options import (
     DeviceOption,
@@ -30,12 +39,14 @@ from eegzip.codec.registry import Codec
 from eegzip.errors import EegzipError, InputNotFoundError
 
 TASK_CODEBOOKS = (9, 6, 3)
+DEFAULT_MAX_ERROR = ",".join(f"{b:g}" for b in DEFAULT_BOUNDS_UV)
 
 BENCH_EPILOG = (
     "Examples:\n\n  eegzip bench rec.edf --codebooks 6\n\n"
     "  eegzip bench recordings/ --codebooks 1-9 --limit 10 --plot figures/ --json\n\n"
     "  eegzip bench data/ --task epilepsy --codebooks 9,6,3\n\n"
     "  eegzip bench data/ --task arithmetic --codebooks none   (originals only)\n\n"
+    "  eegzip bench data/ --archival --max-error 0,1   (lossless and ±1 µV vs FLAC, zstd)\n\n"
     "Needs the bench extra: pip install 'eegzip\\[bench]'."
 )
 
@@ -93,6 +104,20 @@ def parse_codebooks(text: str, available: int) -> list[int]:
     return sorted(counts, reverse=True)
 
 
+def parse_bounds(text: str) -> tuple[float, ...]:
+    """'0,0.5,1,2' → (0.0, 0.5, 1.0, 2.0): distinct µV bounds, ascending; 0 is lossless."""
+    try:
+        bounds = {float(part) for part in text.split(",")}
+    except ValueError:
+        bounds = set()
+    if not bounds or not all(math.isfinite(b) and b >= 0 for b in bounds):
+        raise typer.BadParameter(
+            f"{text!r}: expected a comma list of bounds ≥ 0 in µV (0: lossless)",
+            param_hint="--max-error",
+        )
+    return tuple(sorted(bounds))
+
+
 def command_line(ctx: typer.Context) -> str:
     """The invocation with every option spelled out (defaults too), which reproduces the run."""
     words = ["eegzip", ctx.info_name or "bench"]
@@ -109,6 +134,15 @@ def command_line(ctx: typer.Context) -> str:
     return shlex.join(words)
 
 
+def _edf_files(paths: list[Path], limit: int | None) -> list[Path]:
+    from eegzip import cli
+
+    items = cli._expand(paths, cli.EDF_SUFFIXES)[:limit]
+    if not items:
+        raise InputNotFoundError(f"no EDF/BDF files in {', '.join(map(str, paths))}")
+    return items
+
+
 def _run_bench(
     paths: list[Path],
     codec: Codec,
@@ -123,9 +157,7 @@ def _run_bench(
     counts = parse_codebooks(codebooks or str(codec.n_codebooks), codec.n_codebooks)
     if not counts:
         raise typer.BadParameter("benchmarking files needs a codebook count")
-    items = cli._expand(paths, cli.EDF_SUFFIXES)[:limit]
-    if not items:
-        raise InputNotFoundError(f"no EDF/BDF files in {', '.join(map(str, paths))}")
+    items = _edf_files(paths, limit)
     model_load = time_model_load(codec)
     measured, files, example, exit_code = [], [], None, 0
     with cli._progress(show) as task:
@@ -148,6 +180,36 @@ def _run_bench(
         "aggregate": measured_to_dict(merge(measured), codec) if measured else None,
     }
     return output, example, exit_code
+
+
+def _run_archival(
+    paths: list[Path],
+    codec: Codec,
+    bounds: tuple[float, ...],
+    limit: int | None,
+    show: bool,
+    grouping: dict[str, Any],
+) -> tuple[dict[str, Any], int]:
+    """Archival modes on every file, grouped by folder; the JSON and the exit code.
+
+    A broken promise is an error of its own (exit 1, ``ok: false``): ratios of a file that did
+    not give back what it promised must not pass for a result.
+    """
+    from eegzip import cli
+
+    items = _edf_files(paths, limit)
+    groups: dict[str, list[Path]] = {}
+    for item in items:
+        groups.setdefault(item.resolve().parent.name, []).append(item)
+    with cli._progress(show) as task:
+        run = measure_archival(groups, codec, bounds, task=task, grouping=grouping, keep_going=True)
+    exit_code = 0
+    for error in run.errors:
+        _report(EegzipError(error.message))
+        exit_code = exit_code or error.exit_code
+    for problem in run.problems:
+        _report(EegzipError(f"promise broken: {problem}"))
+    return run.to_dict(), exit_code or (0 if run.ok else 1)
 
 
 def _run_task(
@@ -181,6 +243,11 @@ def _run_task(
 
 def _print(console: Console, result: dict[str, Any]) -> None:
     console.print(f"command: {result['command']}", highlight=False, soft_wrap=True)
+    if "archival" in result:
+        for table in archival_tables(result["archival"]):
+            console.print(table)
+        console.print(checks_line(result["archival"]), highlight=False)
+        return
     if "task" in result:
         console.print(task_table(result["task"]))
         console.print(
@@ -199,17 +266,41 @@ def _print(console: Console, result: dict[str, Any]) -> None:
         console.print(f"wrote {path}", highlight=False)
 
 
-def _require_extras(task: bool, plot: bool) -> None:
+def _require_extras(task: bool, plot: bool, archival: bool = False) -> None:
     """Fail before any long work if a package of the bench extra is missing."""
-    needs = (
-        [("sklearn", "scikit-learn")]
-        if task
-        else [("pywt", "PyWavelets"), ("soundfile", "soundfile")]
-    )
+    if task:
+        needs = [("sklearn", "scikit-learn")]
+    elif archival:
+        needs = [("soundfile", "soundfile")]
+    else:
+        needs = [("pywt", "PyWavelets"), ("soundfile", "soundfile")]
     if plot:
         needs.append(("matplotlib", "matplotlib"))
     for module, package in needs:
         require(module, package)
+
+
+def _check_archival(
+    ctx: typer.Context, archival: bool, task: bool, plot: bool, codebooks: str | None
+) -> tuple[float, ...]:
+    """The bounds to measure; options --archival cannot honour are refused, not ignored."""
+    if not archival:
+        if ctx.params.get("max_error") is not None:
+            raise typer.BadParameter("--max-error needs --archival", param_hint="--max-error")
+        return ()
+    refused = {
+        "--task": task,
+        "--plot": plot,
+        "--codebooks (archival modes use 1 codebook, the lossy column all)": codebooks is not None,
+    }
+    for name, given in refused.items():
+        if given:
+            raise typer.BadParameter(f"--archival does not combine with {name}")
+    given = ctx.params.get("max_error")
+    bounds = parse_bounds(DEFAULT_MAX_ERROR if given is None else given)
+    # Spelled out in the command line like every other default, so that it reproduces the run.
+    ctx.params["max_error"] = ",".join(f"{b:g}" for b in bounds)
+    return bounds
 
 
 def bench_command(
@@ -241,6 +332,22 @@ def bench_command(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write PNG figures into this folder.")
     ] = None,
+    archival: Annotated[
+        bool,
+        typer.Option(
+            "--archival",
+            help="Lossless and bounded-error modes vs FLAC -8, zstd -19, xz -9 instead, every "
+            "promise checked on the decompressed file; grouped by folder.",
+        ),
+    ] = False,
+    max_error: Annotated[
+        str | None,
+        typer.Option(
+            "--max-error",
+            help="With --archival: µV bounds to measure, a comma list; 0 is --lossless "
+            f"(default {DEFAULT_MAX_ERROR}).",
+        ),
+    ] = None,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     groups: GroupsOption = None,
@@ -255,11 +362,12 @@ def bench_command(
         raise typer.BadParameter("--task takes one path: the data folder")
     if task is not None and plot is not None:
         raise typer.BadParameter("--plot draws file benchmarks, not --task results")
+    bounds = _check_archival(ctx, archival, task is not None, plot is not None, codebooks)
     result: dict[str, Any] = {"command": command_line(ctx), "eegzip_version": __version__}
     exit_code = 0
     grouping = {"groups": groups, "group_seed": group_seed, "group_size": group_size}
     try:
-        _require_extras(task is not None, plot is not None)
+        _require_extras(task is not None, plot is not None, archival)
         originals_only = task is not None and (codebooks or "").strip().lower() == "none"
         codec = None if originals_only else cli._load_codec(model, device)
         result.update(model=codec.identity() if codec else None, device=device)
@@ -268,6 +376,9 @@ def bench_command(
             result.update(
                 _run_task(task.value, paths[0], codec, codebooks, limit, repeats, show, grouping)
             )
+        elif archival and codec is not None:
+            output, exit_code = _run_archival(paths, codec, bounds, limit, not as_json, grouping)
+            result["archival"] = output
         elif codec is not None:
             output, example, exit_code = _run_bench(
                 paths, codec, codebooks, limit, not as_json, grouping

@@ -24,7 +24,7 @@ def _name(entry: dict) -> str:
 def _table(title: str, columns: list[str]) -> Table:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, justify="left" if column == "file" else "right")
+        table.add_column(column, justify="left" if column in ("file", "group") else "right")
     return table
 
 
@@ -142,3 +142,39 @@ def task_table(task: dict) -> Table:
             transfer_text,
         )
     return table
+
+
+def archival_tables(archival: dict) -> list[Table]:
+    """Ratios per group (and over all when there are several), then lossless vs baselines."""
+    rows = archival["groups"] + ([archival["overall"]] if len(archival["groups"]) > 1 else [])
+    if not rows:
+        return []
+    names = list(rows[0]["ratio"])
+    ratios = _table(
+        "compression ratio, whole files (EDF bytes / compressed bytes)",
+        ["group", "files", *names],
+    )
+    versus = list(rows[0]["lossless_vs"])
+    against = _table(
+        "lossless: baseline bytes / eegzip bytes",
+        ["group", *(f"vs {n}" for n in versus)],
+    )
+    for row in rows:
+        name = escape(row["name"])
+        ratios.add_row(name, str(row["files"]), *(f"{row['ratio'][n]:.2f}×" for n in names))
+        against.add_row(name, *(f"{row['lossless_vs'][n]:.3f}" for n in versus))
+    return [ratios, against] if versus else [ratios]
+
+
+def checks_line(archival: dict) -> str:
+    """How many promises were checked, whether all held, the largest error seen per bound."""
+    checks = [c for f in archival["files"] for c in f.get("checks", [])]
+    worst: dict[float, float] = {}
+    for c in checks:
+        if c["max_error_uv"] is not None:
+            worst[c["bound_uv"]] = max(worst.get(c["bound_uv"], 0.0), c["max_error_uv"])
+    largest = ", ".join(f"{e:.3g} µV at ±{b:g} µV" for b, e in worst.items())
+    verdict = "all kept" if archival["ok"] else f"[red]{len(archival['problems'])} broken[/]"
+    return f"promises checked on {len(checks)} decompressed files: {verdict}" + (
+        f" (largest error {largest})" if largest else ""
+    )
