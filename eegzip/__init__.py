@@ -2,7 +2,19 @@
 
 __version__ = "0.1.0"
 
-from eegzip.api import compress, decompress, info, load_codec, read  # noqa: E402
+from eegzip.api import compress, decompress, info, load_codec, read, tokens, verify  # noqa: E402
 from eegzip.errors import EegzipError  # noqa: E402
+from eegzip.pipeline.tokens import Tokens  # noqa: E402
 
-__all__ = ["EegzipError", "__version__", "compress", "decompress", "info", "load_codec", "read"]
+__all__ = [
+    "EegzipError",
+    "Tokens",
+    "__version__",
+    "compress",
+    "decompress",
+    "info",
+    "load_codec",
+    "read",
+    "tokens",
+    "verify",
+]

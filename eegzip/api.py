@@ -3,6 +3,8 @@
 import eegzip
 result = eegzip.compress("rec.edf")                  # writes rec.eegc
 eegzip.decompress("rec.eegc", "rec.decoded.edf")
+eegzip.verify("rec.eegc", full=True).ok              # intact, and decodes as promised
+tokens = eegzip.tokens("rec.eegc")                   # the code indices, for research
 recording = eegzip.read("rec.edf")                   # header, signals, annotations
 """
 
@@ -12,15 +14,15 @@ from pathlib import Path
 
 from eegzip.codec import registry
 from eegzip.codec.registry import Codec
-from eegzip.container import ContainerReader
+from eegzip.container import CONTAINER_SUFFIX, ContainerReader
 from eegzip.edf import Recording, parse_header
 from eegzip.edf import read as read_edf
 from eegzip.errors import InputNotFoundError
 from eegzip.pipeline.compress import CompressOptions, CompressResult, Progress, compress_file
 from eegzip.pipeline.decompress import DecompressResult, decompress_file
 from eegzip.pipeline.groups import Grouping
-
-CONTAINER_SUFFIX = ".eegc"
+from eegzip.pipeline.tokens import read_tokens
+from eegzip.pipeline.verify import VerifyReport, verify_file
 
 
 def load_codec(model: str | Path | None = None, device: str = "cpu") -> Codec:
@@ -124,6 +126,29 @@ def decompress(
         duration=duration,
         progress=progress,
     )
+
+
+def verify(
+    path: str | Path,
+    *,
+    full: bool = False,
+    model: str | Path | Codec | None = None,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Check a .eegc for damage: structure, every block's CRC, every block decodes.
+
+    ``full`` also decodes the whole recording through the codec, as ``decompress`` does but
+    writing nothing, and for a lossless or bounded file checks the decoder's output against
+    the checksums the encoder stored, so the file is known to reproduce what it promised.
+    Damage is reported (``ok``, ``problems``), not raised; EegzipError means the file could
+    not be checked (missing, from a newer eegzip, model unavailable).
+    """
+    return verify_file(Path(path), full=full, model=model, device=device, progress=progress)
+
+
+tokens = read_tokens
+"""``eegzip.tokens(path, ...)``: the discrete tokens of a .eegc or an EDF/BDF (read_tokens)."""
 
 
 def read(path: str | Path) -> Recording:

@@ -1,8 +1,8 @@
 """The ``eegzip`` command: a thin Typer shell over :mod:`eegzip.api`.
 
-Exit codes: 0 ok · 1 internal error · 2 usage · 3 input missing · 4 invalid or damaged input ·
-5 unsupported input or nothing to code · 6 output exists (use --force) · 7 model unavailable ·
-130 interrupted.
+Exit codes: 0 ok · 1 internal error · 2 usage · 3 input missing · 4 invalid or damaged input
+(also: damage found by verify) · 5 unsupported input or nothing to code · 6 output exists (use
+--force) · 7 model unavailable · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from eegzip.cli_options import (
     OutputOption,
 )
 from eegzip.codec import registry
-from eegzip.errors import EegzipError
+from eegzip.errors import ContainerFormatError, EegzipError, InputNotFoundError
+from eegzip.pipeline.tokens import TOKENS_SUFFIX, check_output
 
 app = typer.Typer(
     help="Compress EEG recordings (EDF/EDF+/BDF) with a neural codec into .eegc files.",
@@ -55,8 +56,13 @@ def _fail(error: EegzipError) -> None:
     )
 
 
-def _run_all(items: list[Path], work: Callable[[Path], Any], as_json: bool) -> list[Any]:
-    """Run ``work`` on each item; errors are reported one line each and decide the exit code."""
+def _run_all(
+    items: list[Path], work: Callable[[Path], Any], as_json: bool, *, listed: bool = False
+) -> list[Any]:
+    """Run ``work`` on each item; errors are reported one line each and decide the exit code.
+
+    JSON is a list, or the one result for a single item unless ``listed``.
+    """
     results, exit_code = [], 0
     for item in items:
         try:
@@ -69,20 +75,28 @@ def _run_all(items: list[Path], work: Callable[[Path], Any], as_json: bool) -> l
                     {"input": str(item), "error": str(error), "exit_code": error.exit_code}
                 )
     if as_json:
-        print(json.dumps(results if len(items) != 1 else results[0], indent=2, default=str))
+        one = len(items) == 1 and not listed
+        print(json.dumps(results[0] if one else results, indent=2, default=str))
     if exit_code:
         raise typer.Exit(exit_code)
     return results
 
 
-def _expand(paths: list[Path], suffixes: set[str]) -> list[Path]:
-    """Files as given, directories searched recursively for the suffixes."""
+def _expand(paths: list[Path], suffixes: set[str], *, required: bool = False) -> list[Path]:
+    """Files as given, directories searched recursively for the suffixes.
+
+    With ``required``, finding none is an error, so that an empty folder cannot pass as done.
+    """
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
             out.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes))
         else:
             out.append(path)
+    if required and not out:
+        listed = ", ".join(sorted(suffixes))
+        _fail(InputNotFoundError(f"no {listed} files in {', '.join(map(str, paths))}"))
+        raise typer.Exit(InputNotFoundError.exit_code)
     return out
 
 
@@ -145,7 +159,7 @@ def compress(
         typer.Option(
             "--codebooks",
             "-n",
-            help="Keep the first N codebooks [default: all; 1 with --max-error/--lossless].",
+            help="Keep the first N codebooks (default: all; 1 with --max-error/--lossless).",
         ),
     ] = None,
     channels: Annotated[
@@ -367,6 +381,117 @@ def info(
             )
 
 
+@app.command(
+    epilog="Exit codes: 0 every file intact · 4 damage found · 3, 5, 7 a file could not be "
+    "checked (missing, from a newer eegzip, model unavailable).\n\nExamples:\n\n"
+    "  eegzip verify rec.eegc\n\n  eegzip verify archive/ --full --json"
+)
+def verify(
+    inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Also decode everything through the codec (writing nothing); for lossless "
+            "and --max-error files, check the decoder's output against the stored checksums.",
+        ),
+    ] = False,
+    model: ModelOption = None,
+    device: DeviceOption = "cpu",
+    as_json: JsonOption = False,
+) -> None:
+    """Check .eegc files for damage: checksums, structure, every block decodes."""
+    items = _expand(inputs, {api.CONTAINER_SUFFIX}, required=True)
+    with _progress(full and not as_json) as task:
+
+        def work(item: Path) -> dict:
+            progress = task(f"verify {item.name}") if full else None
+            return api.verify(
+                item, full=full, model=model, device=device, progress=progress
+            ).to_dict()
+
+        results = _run_all(items, work, as_json, listed=True)
+    if not as_json:
+        for r in results:
+            for problem in r["problems"]:
+                console.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
+            if r["ok"]:
+                line = f"{escape(r['file'])}: [green]OK[/]{_full_note(r)}"
+                console.print(line, highlight=False, soft_wrap=True)
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(ContainerFormatError.exit_code)
+
+
+def _full_note(r: dict) -> str:
+    """What a passed --full check proved (a lossy file stores no checksums to compare)."""
+    if not r["full"]:
+        return ""
+    done = f" · decoded {r['decoded_seconds']:g} s through the codec"
+    if r["checksummed_blocks"]:
+        n = r["checksummed_blocks"]
+        return f"{done}, its output matches the stored checksums of all {n} blocks"
+    return f"{done} (lossy: no checksums stored)"
+
+
+@app.command(
+    epilog="Examples:\n\n  eegzip tokens rec.eegc\n\n  eegzip tokens recordings/ -o tokens/"
+    " --codebooks 4 --json\n\n  eegzip tokens rec.edf --model eegdac-mc-256hz --groups manual"
+)
+def tokens(
+    inputs: Annotated[list[Path], typer.Argument(help=".eegc or EDF/BDF files, or directories.")],
+    output: OutputOption = None,
+    codebooks: Annotated[
+        int | None,
+        typer.Option("--codebooks", "-n", help="Keep the first N codebooks (default: all)."),
+    ] = None,
+    groups: GroupsOption = None,
+    group_seed: GroupSeedOption = None,
+    group_size: GroupSizeOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = "cpu",
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Export discrete EEG tokens (code indices) to <name>.tokens.npz.
+
+    A .eegc gives the tokens it stores (its own model and groups; no model is run); an
+    EDF/BDF is coded on the fly with --model and the grouping options, nothing else written.
+    """
+    items = _expand(inputs, EDF_SUFFIXES | {api.CONTAINER_SUFFIX}, required=True)
+    needs_model = any(item.suffix.lower() != api.CONTAINER_SUFFIX for item in items)
+    codec = _load_codec(model, device) if needs_model else None
+    with _progress(not as_json) as task:
+
+        def work(item: Path) -> dict:
+            target = _output_for(item, output, len(items) > 1, TOKENS_SUFFIX)
+            target = target or item.with_name(item.stem + TOKENS_SUFFIX)
+            check_output(target, force)  # before coding a long EDF, not after
+            found = api.tokens(
+                item,
+                model=codec,
+                codebooks=codebooks,
+                groups=groups,
+                group_seed=group_seed,
+                group_size=group_size,
+                progress=task(f"tokens {item.name}"),
+            )
+            saved = found.save(target, force=force)
+            streams, books, frames = found.codes.shape
+            shape = {"streams": streams, "codebooks": books, "frames": frames}
+            return {"input": str(item), "output": str(saved), **shape, **found.describe()}
+
+        results = _run_all(items, work, as_json, listed=True)
+    if not as_json:
+        for r in results:
+            console.print(
+                f"{escape(r['input'])} → {escape(r['output'])}: {r['streams']} streams × "
+                f"{r['codebooks']} codebooks × {r['frames']} frames of {r['frame_seconds']:g} s "
+                f"({escape(r['model']['name'])}, codebook size {r['codebook_size']})",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
 @app.command(epilog="Example:\n\n  eegzip models --json")
 def models(as_json: JsonOption = False) -> None:
     """List the models shipped with eegzip."""
@@ -498,15 +623,15 @@ def train(
     decoder_dim: Annotated[int, typer.Option(help="DAC decoder_dim.")] = 128,
     n_codebooks: Annotated[
         int | None,
-        typer.Option(help="DAC n_codebooks [default 9]; with --init, keep the first n."),
+        typer.Option(help="DAC n_codebooks (default 9); with --init, keep the first n."),
     ] = None,
     codebook_size: Annotated[
         int | None,
-        typer.Option(help="DAC codebook_size [default 1024]; with --init, keep the most used."),
+        typer.Option(help="DAC codebook_size (default 1024); with --init, keep the most used."),
     ] = None,
     sample_rate: Annotated[
         int | None,
-        typer.Option(help="Model rate in Hz [default 256] (EEG is resampled to it)."),
+        typer.Option(help="Model rate in Hz (default 256) (EEG is resampled to it)."),
     ] = None,
     audio: Annotated[
         Path | None,

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import eegzip
+from eegzip.demo import make_demo_edf
 from eegzip.edf import Annotation, EdfHeader, EdfWriter, SignalHeader, build_header, encode_tals
 
 
@@ -48,3 +50,17 @@ def small_edf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     with EdfWriter(path, build_header(header)) as writer:
         writer.write_records([rng.integers(-32768, 32768, 24), rng.integers(-500, 500, 24), tals])
     return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def demo_edf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 70-s demo EDF+ (19 EEG channels, ECG, trigger, annotations): two code blocks."""
+    return make_demo_edf(tmp_path_factory.mktemp("demo") / "demo.edf", seconds=70)
+
+
+@pytest.fixture(scope="session")
+def demo_eegc(demo_edf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """demo_edf compressed with the default model, without metrics; tests must not change it."""
+    out = tmp_path_factory.mktemp("demo_eegc") / "demo.eegc"
+    eegzip.compress(demo_edf, out, measure=False)
+    return out

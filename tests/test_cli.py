@@ -17,23 +17,9 @@ from eegzip.cli import app
 from eegzip.codec.checkpoints import load_weights, save_safetensors
 from eegzip.codec.registry import DEFAULT_MODEL, MODELS_DIR
 from eegzip.container.format import CRC, MAGIC, PREAMBLE
-from eegzip.demo import make_demo_edf
 from eegzip.edf import EdfHeader, EdfWriter, SignalHeader, build_header
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def demo_edf(tmp_path_factory) -> Path:
-    return make_demo_edf(tmp_path_factory.mktemp("demo") / "demo.edf", seconds=70)
-
-
-@pytest.fixture(scope="module")
-def demo_eegc(demo_edf, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("c") / "demo.eegc"
-    result = runner.invoke(app, ["compress", str(demo_edf), "-o", str(out), "--no-metrics"])
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def _digest(path: Path) -> str:

@@ -9,7 +9,10 @@ from .format import FORMAT_MAJOR, FORMAT_MINOR
 from .reader import ContainerReader
 from .writer import ContainerWriter
 
+CONTAINER_SUFFIX = ".eegc"
+
 __all__ = [
+    "CONTAINER_SUFFIX",
     "FORMAT_MAJOR",
     "FORMAT_MINOR",
     "CodeBlock",

@@ -217,8 +217,8 @@ def decompress_file(
 ) -> DecompressResult:
     """Write the EDF, or the window [start, start + duration) s of it as an EDF of its own.
 
-    With ``output=None`` nothing is written (useful with ``reference``: only measure). Only the
-    code blocks the window needs are read and decoded.
+    With ``output=None`` nothing is written (to only measure with ``reference``, or to verify).
+    Only the code blocks the window needs are read and decoded.
     """
     started = time.perf_counter()
     with ContainerReader.open(source) as reader:
@@ -259,7 +259,7 @@ def decompress_file(
             else None
         )
         assembler = _RecordAssembler(header)
-        clipped = 0
+        clipped = records_done = 0
         writer = EdfWriter(output, raw_header, force=force) if output else None
         b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
         bounded = meta.get("max_error_uv") is not None
@@ -302,16 +302,16 @@ def decompress_file(
                         assembler.push(i, samples)
                 ready = min(assembler.records_available(i) for i in range(len(header.signals)))
                 records = assembler.pop(ready)
+                records_done += ready
                 if writer is not None and ready:
                     writer.write_records(records)
                 if progress:
                     progress(b - b_first + 1, b_last - b_first + 1)
+            if records_done != stop - first:
+                raise ContainerFormatError(
+                    f"{source}: holds {records_done} of the {stop - first} data records asked for"
+                )
             if writer is not None:
-                if writer.records_written != stop - first:
-                    raise ContainerFormatError(
-                        f"{source}: holds {writer.records_written} of the "
-                        f"{stop - first} data records asked for"
-                    )
                 writer.commit()
         finally:
             if writer is not None:
