@@ -181,7 +181,8 @@ def test_flipped_bit_in_every_block(demo_eegc, tmp_path):
         bad = tmp_path / "bad.eegc"
         bad.write_bytes(bytes(damaged))
         # Metrics are not needed to decode; `info` shows them and must notice.
-        command = ["info", str(bad)] if entry.block_type == b"MTRC" else ["decompress", str(bad)]
+        metrics = entry.block_type in (b"MTRC", b"MTRZ")
+        command = ["info", str(bad)] if metrics else ["decompress", str(bad)]
         if command[0] == "decompress":
             command += ["-o", str(tmp_path / "o.edf")]
         result = runner.invoke(app, command)

@@ -29,8 +29,10 @@ from eegzip.container.blocks import (
     IndexEntry,
     decode_raw_block,
     encode_index,
+    encode_json,
     encode_predictive_block,
     encode_raw_block,
+    encode_sized_zstd,
     reconstruction_checksums,
     span_of,
 )
@@ -577,48 +579,71 @@ def replace_payload(small_file: bytes, number: int, payload: bytes) -> bytes:
     return assemble(frames)
 
 
-def test_edf_header_is_stored_compressed_and_verbatim_headers_still_read(
+@pytest.mark.parametrize("kind", ["EDF header", "metrics"])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\x01\x00", "shorter than its length field"),
+        (struct.pack("<I", 5) + zstandard.ZstdCompressor().compress(b"{}  "), "expected 5"),
+        (struct.pack("<I", 4) + zstandard.ZstdCompressor().compress(b"{}  ") + b"!", "zstd"),
+        (struct.pack("<I", 2**31) + b"", "uncompressed length"),
+        (struct.pack("<I", 4) + b"abcd", "bad zstd data"),
+    ],
+)
+def test_damaged_compressed_blocks_name_the_block(
+    tmp_path: Path, small_file: bytes, kind: str, payload: bytes, message: str
+) -> None:
+    """EDFZ and MTRZ share their payload layout (spec §5.12) and its checks."""
+    frames = split_frames(small_file)
+    plain, packed = (b"EDFZ", b"EDFZ") if kind == "EDF header" else (b"MTRC", b"MTRZ")
+    number = [t for t, _, _ in frames].index(plain)
+    frames[number] = (packed, 0, payload)
+    path = tmp_path / "x.eegc"
+    path.write_bytes(assemble(frames, version=(1, 3)))
+    with ContainerReader.open(path) as reader:
+        with pytest.raises(ContainerFormatError, match=rf"block {number} \({kind}\).*{message}"):
+            _ = reader.edf_header if kind == "EDF header" else reader.metrics
+        assert len(reader.verify()) == 1
+
+
+def test_header_and_metrics_take_the_smaller_of_plain_and_compressed(tmp_path: Path) -> None:
+    big = {"channels": [{"label": f"EEG {i}", "prdn": 12.5, "r": 0.9} for i in range(20)]}
+    for metrics, header, types in [
+        (big, EDF_HEADER, (b"EDFZ", b"MTRZ")),
+        ({"r": 1}, b"0 ", (b"EDFH", b"MTRC")),  # too small to pay for a zstd frame
+    ]:
+        path = tmp_path / "x.eegc"
+        with ContainerWriter(path, force=True) as writer:
+            writer.write_meta({})
+            writer.write_edf_header(header)
+            writer.write_metrics(metrics)
+        frames = split_frames(path.read_bytes())
+        assert (frames[1][0], frames[2][0]) == types
+        with ContainerReader.open(path) as reader:
+            assert reader.edf_header == header and reader.metrics == metrics
+            assert reader.verify() == []
+
+
+def test_plain_header_and_metrics_of_older_files_still_read(
     tmp_path: Path, small_file: bytes
 ) -> None:
     frames = split_frames(small_file)
     assert frames[1][0] == b"EDFZ" and len(frames[1][2]) < len(EDF_HEADER)
-    path = tmp_path / "x.eegc"
     frames[1] = (b"EDFH", 0, EDF_HEADER)  # as 1.0-1.2 writers stored it
+    path = tmp_path / "x.eegc"
     path.write_bytes(assemble(frames, version=(1, 2)))
     with ContainerReader.open(path) as reader:
-        assert reader.edf_header == EDF_HEADER and reader.verify() == []
-
-
-@pytest.mark.parametrize(
-    ("payload", "message"),
-    [
-        (b"\x01\x00", "shorter than its header length"),
-        (struct.pack("<I", 5) + zstandard.ZstdCompressor().compress(b"abcd"), "expected 5"),
-        (struct.pack("<I", 4) + zstandard.ZstdCompressor().compress(b"abcd") + b"!", "zstd"),
-        (struct.pack("<I", 2**31) + b"", "EDF header length"),
-        (struct.pack("<I", 4) + b"abcd", "bad zstd data"),
-    ],
-)
-def test_damaged_compressed_header_names_the_block(
-    tmp_path: Path, small_file: bytes, payload: bytes, message: str
-) -> None:
-    path = tmp_path / "x.eegc"
-    path.write_bytes(replace_payload(small_file, 1, payload))
+        assert reader.edf_header == EDF_HEADER and reader.metrics == METRICS
+        assert reader.verify() == []
+    number = [t for t, _, _ in frames].index(b"MTRC")
+    extra = (b"MTRZ", 0, encode_sized_zstd(encode_json(METRICS)))
+    path.write_bytes(assemble([*frames, extra]))
+    with pytest.raises(ContainerFormatError, match=f"block {len(frames)} is an unexpected extra"):
+        ContainerReader.open(path)
+    frames[number] = extra
+    path.write_bytes(assemble(frames, version=(1, 3)))
     with ContainerReader.open(path) as reader:
-        with pytest.raises(ContainerFormatError, match=rf"block 1 \(EDF header\).*{message}"):
-            _ = reader.edf_header
-        assert len(reader.verify()) == 1
-
-
-def test_code_block_dims_must_match_its_data(tmp_path: Path, small_file: bytes) -> None:
-    payload = bytearray(split_frames(small_file)[2][2])
-    struct.pack_into("<I", payload, 28, 5)  # n_frames 4 -> 5
-    path = tmp_path / "x.eegc"
-    path.write_bytes(replace_payload(small_file, 2, bytes(payload)))
-    with ContainerReader.open(path) as reader:
-        with pytest.raises(ContainerFormatError, match=r"block 2 \(codes.*malformed.*zstd"):
-            reader.code_block(0)
-        assert len(reader.verify()) == 1
+        assert reader.metrics == METRICS
 
 
 @pytest.mark.parametrize(

@@ -25,14 +25,14 @@ from .format import (
     CODE_TYPES,
     ECOD,
     EDFH,
-    EDFZ_HEADER,
     GCOD,
     GCOD_STREAMS,
     INDEX_ENTRY,
     MAX_BITS,
     MAX_CODES_PER_BLOCK,
-    MAX_EDF_HEADER,
     MAX_SAMPLES_PER_BLOCK,
+    MAX_SIZED_ZSTD,
+    MTRC,
     RAW_TYPES,
     RAWS,
     RAWS_HEADER,
@@ -45,6 +45,7 @@ from .format import (
     RESP_PARTITION,
     RESP_SEGMENT,
     SAMPLE_WIDTHS,
+    SIZED_ZSTD_LENGTH,
     ZSTD_LEVEL,
 )
 from .residual_coding import decode_residuals, encode_residuals
@@ -480,21 +481,29 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
     return key, start, duration
 
 
-def encode_edf_header(header: bytes) -> bytes:
-    """An EDFZ payload (spec §5.12): the header's length, then the header through zstd."""
-    _check_int("EDF header length", len(header), 0, MAX_EDF_HEADER)
-    return EDFZ_HEADER.pack(len(header)) + _compress(bytes(header))
+def encode_sized_zstd(data: bytes) -> bytes:
+    """An EDFZ or MTRZ payload (spec §5.12): the length of ``data``, then ``data`` through zstd."""
+    _check_int("uncompressed length", len(data), 0, MAX_SIZED_ZSTD)
+    return SIZED_ZSTD_LENGTH.pack(len(data)) + _compress(bytes(data))
+
+
+def decode_sized_zstd(payload: bytes) -> bytes:
+    """Inverse of encode_sized_zstd; ValueError for anything that is not exactly one."""
+    if len(payload) < SIZED_ZSTD_LENGTH.size:
+        raise ValueError("payload is shorter than its length field")
+    (size,) = SIZED_ZSTD_LENGTH.unpack_from(payload)
+    _check_int("uncompressed length", size, 0, MAX_SIZED_ZSTD)
+    return _decompress(payload[SIZED_ZSTD_LENGTH.size :], size)
 
 
 def decode_edf_header(payload: bytes, block_type: bytes) -> bytes:
     """The EDF header bytes held by block 1, verbatim (EDFH) or compressed (EDFZ)."""
-    if block_type == EDFH:
-        return payload
-    if len(payload) < EDFZ_HEADER.size:
-        raise ValueError("payload is shorter than its header length field")
-    (size,) = EDFZ_HEADER.unpack_from(payload)
-    _check_int("EDF header length", size, 0, MAX_EDF_HEADER)
-    return _decompress(payload[EDFZ_HEADER.size :], size)
+    return payload if block_type == EDFH else decode_sized_zstd(payload)
+
+
+def decode_metrics(payload: bytes, block_type: bytes) -> dict[str, Any]:
+    """The metrics object of an MTRC block, or of a compressed MTRZ block."""
+    return decode_json(payload if block_type == MTRC else decode_sized_zstd(payload))
 
 
 def encode_json(obj: Mapping[str, Any]) -> bytes:

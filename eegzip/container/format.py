@@ -43,15 +43,19 @@ ECOD = b"ECOD"
 # Defined in 1.3.
 EDFZ = b"EDFZ"
 RAWT = b"RAWT"
+MTRZ = b"MTRZ"
 
 # Block 1: the EDF header, verbatim (EDFH) or zstd-compressed (EDFZ, 1.3).
 HEADER_TYPES = (EDFH, EDFZ)
 
-# An EDFZ payload (1.3): u32 header length, then one zstd frame of exactly that many bytes.
-# EDF headers are mostly spaces: zstd makes them 6-18x smaller, which is 15-27 % of a lossy
-# file of a short recording (benchmarks/results/archival.md).
-EDFZ_HEADER = struct.Struct("<I")
-MAX_EDF_HEADER = 1 << 24  # 256 bytes x (1 + 9999 signals) is 2.6 MB
+# The metrics, as canonical JSON (MTRC) or zstd-compressed (MTRZ, 1.3): at most one per file.
+METRICS_TYPES = (MTRC, MTRZ)
+
+# EDFZ and MTRZ payloads (1.3): u32 length n, then one zstd frame of exactly n bytes (the EDF
+# header; the MTRC JSON). EDF headers are mostly spaces and metrics JSON repeats its keys: zstd
+# makes them 3-18x smaller, which is 10-35 % of a lossy file of a few minutes of EEG.
+SIZED_ZSTD_LENGTH = struct.Struct("<I")
+MAX_SIZED_ZSTD = 1 << 24  # EDF headers: 256 bytes x (1 + 9999 signals) is 2.6 MB
 
 # Blocks holding the codes of one time block; numbered together by block_index.
 CODE_TYPES = (CODE, GCOD, ECOD)
@@ -65,6 +69,7 @@ BLOCK_KINDS = {
     RAWS: "raw signal",
     RAWT: "raw signal",
     MTRC: "metrics",
+    MTRZ: "metrics",
     INDX: "index",
     RESD: "residual",
     GCOD: "grouped codes",

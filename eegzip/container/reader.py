@@ -33,6 +33,7 @@ from .blocks import (
     decode_edf_header,
     decode_index,
     decode_json,
+    decode_metrics,
     decode_predictive_block,
     decode_raw_block,
     decode_residual_block,
@@ -55,7 +56,7 @@ from .format import (
     INDX,
     MAGIC,
     META,
-    MTRC,
+    METRICS_TYPES,
     PREAMBLE,
     PREAMBLE_SIZE,
     RAW_TYPES,
@@ -117,7 +118,7 @@ class ContainerReader:
             e.key: n for n, e in enumerate(entries) if e.block_type in RESIDUAL_TYPES
         }
         self._metrics_number = next(
-            (n for n, e in enumerate(entries) if e.block_type == MTRC), None
+            (n for n, e in enumerate(entries) if e.block_type in METRICS_TYPES), None
         )
         self._meta: dict[str, Any] | None = None
         self._metrics: dict[str, Any] | None = None
@@ -181,7 +182,7 @@ class ContainerReader:
     def metrics(self) -> dict[str, Any] | None:
         """The metrics block, or None if the file has none."""
         if self._metrics is None and self._metrics_number is not None:
-            self._metrics = self._decode(self._metrics_number, decode_json)
+            self._metrics = self._metrics_at(self._metrics_number)
         if self._metrics is None:
             self._raise_if_incomplete()
         return self._metrics
@@ -268,8 +269,10 @@ class ContainerReader:
                 elif entry.block_type == RESP:  # its data needs the model: the head only
                     head = self._decode(number, lambda p: decode_residual_head(p, True))
                     self._check_span(number, head.index, head.start_seconds, head.duration_seconds)
-                elif entry.block_type in (META, MTRC):
+                elif entry.block_type == META:
                     self._decode(number, decode_json)
+                elif entry.block_type in METRICS_TYPES:
+                    self._metrics_at(number)
                 elif entry.block_type in HEADER_TYPES:
                     self._edf_header_at(number)
                 else:
@@ -319,6 +322,10 @@ class ContainerReader:
         block = self._decode(number, lambda payload: decode_code_block(payload, block_type))
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
+
+    def _metrics_at(self, number: int) -> dict[str, Any]:
+        block_type = self._layout.entries[number].block_type
+        return self._decode(number, lambda payload: decode_metrics(payload, block_type))
 
     def _edf_header_at(self, number: int) -> bytes:
         block_type = self._layout.entries[number].block_type
@@ -543,7 +550,9 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
         where = f"{name}: block {number}"
         if not _VALID_TYPE.fullmatch(block_type):
             raise ContainerFormatError(f"{where} has an invalid type {_type_name(block_type)}")
-        if block_type in (META, *HEADER_TYPES, INDX) or (block_type == MTRC and seen_metrics):
+        if block_type in (META, *HEADER_TYPES, INDX) or (
+            block_type in METRICS_TYPES and seen_metrics
+        ):
             raise ContainerFormatError(
                 f"{where} is an unexpected extra {BLOCK_KINDS[block_type]} block"
             )
@@ -557,7 +566,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
             raise ContainerFormatError(
                 f"{where} corrects code block {entry.key}, which comes later or not at all"
             )
-        seen_metrics |= block_type == MTRC
+        seen_metrics |= block_type in METRICS_TYPES
 
 
 def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:

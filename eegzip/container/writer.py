@@ -21,16 +21,17 @@ from .blocks import (
     code_block_type,
     code_data_offset,
     encode_code_block,
-    encode_edf_header,
     encode_index,
     encode_json,
     encode_predictive_block,
     encode_raw_block,
+    encode_sized_zstd,
 )
 from .format import (
     BLOCK_HEADER,
     BLOCK_OVERHEAD,
     CRC,
+    EDFH,
     EDFZ,
     END_MAGIC,
     FORMAT_MAJOR,
@@ -39,6 +40,7 @@ from .format import (
     MAGIC,
     META,
     MTRC,
+    MTRZ,
     PREAMBLE,
     RESP,
     TRAILER,
@@ -111,10 +113,10 @@ class ContainerWriter:
         self._stage = _Stage.EDF_HEADER
 
     def write_edf_header(self, header: bytes) -> None:
-        """The input's EDF header bytes, zstd-compressed (EDFZ); must directly follow the
+        """The input's EDF header bytes (EDFZ, or EDFH if smaller); must directly follow the
         metadata."""
         self._expect(_Stage.EDF_HEADER, "EDF header")
-        self._add_block(EDFZ, encode_edf_header(header))
+        self._add_block(*_smaller((EDFH, bytes(header)), (EDFZ, encode_sized_zstd(header))))
         self._stage = _Stage.DATA
 
     def write_code_block(self, block: CodeBlock) -> int:
@@ -168,7 +170,8 @@ class ContainerWriter:
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Quality metrics, known only once all data is coded; no data blocks may follow."""
         self._expect(_Stage.DATA, "metrics")
-        self._add_block(MTRC, encode_json(metrics))
+        text = encode_json(metrics)
+        self._add_block(*_smaller((MTRC, text), (MTRZ, encode_sized_zstd(text))))
         self._stage = _Stage.AFTER_METRICS
 
     def close(self) -> None:
@@ -249,3 +252,9 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _smaller(plain: tuple[bytes, bytes], packed: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """(type, payload) of the zstd-compressed form (1.3) unless the plain one is smaller:
+    tiny headers and metrics do not pay for a zstd frame."""
+    return plain if len(plain[1]) < len(packed[1]) else packed
