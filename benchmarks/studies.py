@@ -120,14 +120,24 @@ def fidelity(model: Path, files: dict[str, list[Path]], codebooks: int) -> dict:
 
 
 @torch.inference_mode()
-def compute_cost(model: Path) -> dict:
-    """Parameters and encode+decode seconds per channel-hour of EEG (1 thread)."""
+def compute_cost(model: Path, repeats: int = 3) -> dict:
+    """Parameters and encode+decode seconds per channel-hour of EEG: one thread, best of
+    ``repeats`` after a warm-up (the first call pays for allocation)."""
     dac = load_weights(model)[0].prepare_for_inference()
     rate = dac.config.sample_rate
     x = torch.randn(4, 1, 120 * rate) * 0.1
-    started = time.perf_counter()
-    dac.decode_codes(dac.encode_codes(x))
-    seconds = time.perf_counter() - started
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        dac.decode_codes(dac.encode_codes(x[:1, :, : 10 * rate]))
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            dac.decode_codes(dac.encode_codes(x))
+            times.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    seconds = min(times)
     return {
         "parameters": sum(p.numel() for p in dac.parameters()),
         "model_rate_hz": rate,
@@ -226,8 +236,8 @@ def markdown(results: dict) -> str:
             )
         lines.append("")
     lines += [
-        "Seconds per channel-hour: one encode + decode of 8 minutes of noise on one thread, timed "
-        "while other jobs shared the 2 cores; differences under about 50 % are noise.",
+        "Seconds per channel-hour: encode + decode of 8 minutes of noise on one thread, best of 3 "
+        "after a warm-up, on a machine with no other work running.",
         "",
         "Training commands:",
         "",

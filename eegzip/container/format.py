@@ -111,7 +111,8 @@ RAW_TYPES = (RAWS, RAWT)
 
 # Fixed-size head of a RAWS or RAWT payload:
 # start_record, start_seconds, duration_seconds, n_records, n_samples, signal_index, sample_width.
-# Followed by one zstd frame of the byte planes of the sample differences.
+# Followed by one zstd frame: of the byte planes of the sample differences (RAWS), or of the
+# samples as little-endian words of sample_width bytes (RAWT).
 RAWS_HEADER = struct.Struct("<QddIIHB")
 
 # Fixed-size head of a RESD payload (1.1): start_seconds, duration_seconds, block_index (the

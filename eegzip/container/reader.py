@@ -324,16 +324,13 @@ class ContainerReader:
         return block
 
     def _metrics_at(self, number: int) -> dict[str, Any]:
-        block_type = self._layout.entries[number].block_type
-        return self._decode(number, lambda payload: decode_metrics(payload, block_type))
+        return self._decode_typed(number, decode_metrics)
 
     def _edf_header_at(self, number: int) -> bytes:
-        block_type = self._layout.entries[number].block_type
-        return self._decode(number, lambda payload: decode_edf_header(payload, block_type))
+        return self._decode_typed(number, decode_edf_header)
 
     def _raw_block_at(self, number: int) -> RawBlock:
-        block_type = self._layout.entries[number].block_type
-        block = self._decode(number, lambda payload: decode_raw_block(payload, block_type))
+        block = self._decode_typed(number, decode_raw_block)
         self._check_span(number, block.signal_index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -348,6 +345,11 @@ class ContainerReader:
             return decoder(payload)
         except ValueError as exc:
             raise ContainerFormatError(f"{self._block_name(number)} is malformed: {exc}") from None
+
+    def _decode_typed(self, number: int, decoder: Callable[[bytes, bytes], _T]) -> _T:
+        """_decode for payloads whose layout depends on the block type (plain or compressed)."""
+        block_type = self._layout.entries[number].block_type
+        return self._decode(number, lambda payload: decoder(payload, block_type))
 
     def _load(self, number: int) -> bytes:
         """Payload of block `number`, after checking its CRC and its header against the index."""
