@@ -631,7 +631,7 @@ def train(
     ] = None,
     sample_rate: Annotated[
         int | None,
-        typer.Option(help="Model rate in Hz (default 256) (EEG is resampled to it)."),
+        typer.Option(help="Model rate in Hz, default 256 (EEG is resampled to it)."),
     ] = None,
     audio: Annotated[
         Path | None,
