@@ -33,7 +33,7 @@ def load_codec(model: str | Path | None = None, device: str = "cpu") -> Codec:
 def default_output(path: Path) -> Path:
     """rec.edf → rec.eegc; rec.eegc → rec.decoded.edf (never the original's name)."""
     if path.suffix.lower() == CONTAINER_SUFFIX:
-        with ContainerReader.open(path) as reader:
+        with ContainerReader.open(path, salvage=True) as reader:  # the metadata suffices
             variant = str(reader.meta.get("edf", {}).get("variant", "EDF"))
         return path.with_name(
             f"{path.stem}.decoded.{'bdf' if variant.startswith('BDF') else 'edf'}"
@@ -104,12 +104,16 @@ def decompress(
     start: float | None = None,
     duration: float | None = None,
     progress: Progress | None = None,
+    salvage: bool = False,
 ) -> DecompressResult:
     """Rebuild the EDF from a .eegc; with ``reference`` also measure fidelity against it.
 
     ``start``/``duration`` (seconds) give only that window, as an EDF of whole data records
     whose header start time and annotations keep their absolute times; only the code blocks
     the window needs are decoded.
+
+    ``salvage`` recovers the intact start of a damaged file (truncated, a block damaged) as an
+    EDF of whole data records; ``result.salvage`` tells what was recovered and what was lost.
     """
     source = Path(path)
     if not source.is_file():
@@ -125,6 +129,7 @@ def decompress(
         start=start,
         duration=duration,
         progress=progress,
+        salvage=salvage,
     )
 
 

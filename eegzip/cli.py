@@ -34,7 +34,7 @@ from eegzip.cli_options import (
     OutputOption,
 )
 from eegzip.codec import registry
-from eegzip.errors import ContainerFormatError, EegzipError, InputNotFoundError
+from eegzip.errors import ContainerFormatError, EegzipError, InputNotFoundError, UsageError
 from eegzip.pipeline.tokens import TOKENS_SUFFIX, check_output
 
 app = typer.Typer(
@@ -286,6 +286,7 @@ def _load_codec(model: str | None, device: str):
 @app.command(
     epilog="Examples:\n\n  eegzip decompress rec.eegc\n\n  eegzip decompress rec.eegc -o out.edf"
     " --reference rec.edf\n\n  eegzip decompress rec.eegc -o minute10.edf --start 600 --duration 60"
+    "\n\n  eegzip decompress damaged.eegc --salvage"
 )
 def decompress(
     inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
@@ -300,12 +301,22 @@ def decompress(
     duration: Annotated[
         float | None, typer.Option("--duration", help="Only this many seconds.")
     ] = None,
+    salvage: Annotated[
+        bool,
+        typer.Option(
+            "--salvage",
+            help="Damaged file: recover the intact start of the recording, say what was lost.",
+        ),
+    ] = False,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild EDF files from .eegc: same header and annotations, decoded EEG."""
+    if salvage and (start is not None or duration is not None):
+        _fail(UsageError("--salvage cannot be combined with --start/--duration"))
+        raise typer.Exit(UsageError.exit_code)
     items = _expand(inputs, {api.CONTAINER_SUFFIX})
     with _progress(not as_json) as task:
 
@@ -320,6 +331,7 @@ def decompress(
                 start=start,
                 duration=duration,
                 progress=task(f"decompress {item.name}"),
+                salvage=salvage,
             ).to_dict()
 
         results = _run_all(items, work, as_json)
@@ -335,6 +347,22 @@ def decompress(
                     f"mel {cells[3]}",
                     highlight=False,
                 )
+            if salvage:
+                _salvage_lines(r)
+
+
+def _salvage_lines(r: dict) -> None:
+    """What --salvage recovered; a loss goes to stderr in colour so it cannot be missed."""
+    lost = not r["complete"]
+    summary = escape(f"{Path(r['input']).name}: {r['salvage_summary']}")
+    if not r["damage"]:
+        console.print(f"[green]{summary}[/]", highlight=False, soft_wrap=True)
+        return
+    colour = "bold red" if lost else "yellow"
+    label = "LOST DATA" if lost else "warning"
+    errors.print(f"[{colour}]{label}: {summary}[/]", highlight=False, soft_wrap=True)
+    for line in r["damage"]:
+        errors.print(f"  [{colour}]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command(epilog="Example:\n\n  eegzip info rec.eegc --json")

@@ -188,6 +188,11 @@ class ContainerReader:
         return self._metrics
 
     @property
+    def damage(self) -> str | None:
+        """What was wrong with the file's index or end when it was opened (salvage), or None."""
+        return None if self._layout.damage is None else str(self._layout.damage)
+
+    @property
     def code_block_count(self) -> int:
         self._raise_if_incomplete()
         return len(self._code_numbers)
@@ -252,6 +257,25 @@ class ContainerReader:
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
+    def check_residual(self, i: int) -> bool:
+        """Whether code block ``i`` has a residual block that reads cleanly (CRC, and a full
+        decode for RESD; a RESP block's data needs the decoder's output, so its head only).
+        False if there is none; ContainerFormatError if it is damaged.
+        """
+        number = self._residual_numbers.get(i)
+        if number is None:
+            return False
+        self._check_residual_at(number)
+        return True
+
+    def _check_residual_at(self, number: int) -> None:
+        entry = self._layout.entries[number]
+        if entry.block_type == RESD:
+            self.residual_block(entry.key)
+        else:  # RESP: its data needs the model, so the head only
+            head = self._decode(number, lambda p: decode_residual_head(p, True))
+            self._check_span(number, head.index, head.start_seconds, head.duration_seconds)
+
     def verify(self) -> list[str]:
         """Check every block (CRC and full decode) and the file's structure.
 
@@ -264,11 +288,8 @@ class ContainerReader:
                     self._code_block_at(number)
                 elif entry.block_type in RAW_TYPES:
                     self._raw_block_at(number)
-                elif entry.block_type == RESD:
-                    self.residual_block(entry.key)
-                elif entry.block_type == RESP:  # its data needs the model: the head only
-                    head = self._decode(number, lambda p: decode_residual_head(p, True))
-                    self._check_span(number, head.index, head.start_seconds, head.duration_seconds)
+                elif entry.block_type in RESIDUAL_TYPES:
+                    self._check_residual_at(number)
                 elif entry.block_type == META:
                     self._decode(number, decode_json)
                 elif entry.block_type in METRICS_TYPES:
@@ -579,7 +600,7 @@ def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:
     key, start, duration = span
     if block_type in RAW_TYPES:
         kind = f"{kind} {key}"
-    return f"{kind}, {_clock(start)}–{_clock(start + duration)}"
+    return f"{kind}, {clock(start)}–{clock(start + duration)}"
 
 
 def _describe_prefix(prefix: bytes) -> str:
@@ -593,7 +614,7 @@ def _describe_prefix(prefix: bytes) -> str:
     return _describe(prefix[:4], span)
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     """HH:MM:SS, with milliseconds only when needed."""
     if not seconds < 1e12:  # no real recording is this long (also catches inf from a bad block)
         return f"{seconds:.6g} s"

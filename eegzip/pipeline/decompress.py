@@ -17,7 +17,8 @@ import numpy as np
 
 from eegzip.codec import registry
 from eegzip.codec.registry import Codec
-from eegzip.container import CodeBlock, ContainerReader
+from eegzip.container import CodeBlock, ContainerReader, RawBlock
+from eegzip.container.reader import clock
 from eegzip.edf import EdfFile, EdfHeader, EdfWriter, parse_header
 from eegzip.edf.window import shift_tals, window_header
 from eegzip.errors import (
@@ -25,6 +26,7 @@ from eegzip.errors import (
     EdfFormatError,
     EegzipError,
     ModelError,
+    UsageError,
 )
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline.blockcodec import decode_block
@@ -42,15 +44,59 @@ class DecompressResult:
     wall_seconds: float
     clipped_samples: int
     fidelity: dict | None
+    salvage: Salvage | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "input": str(self.input),
             "output": str(self.output) if self.output else None,
             "output_bytes": self.output_bytes,
             "wall_seconds": round(self.wall_seconds, 3),
             "clipped_samples": self.clipped_samples,
             "fidelity": self.fidelity,
+        }
+        if self.salvage is not None:
+            out.update(self.salvage.to_dict())
+        return out
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """What ``--salvage`` recovered: the first ``records`` data records, and why not more."""
+
+    records: int
+    total_records: int
+    record_seconds: float
+    damage: tuple[str, ...]  # one line per problem found; empty for an intact file
+
+    @property
+    def salvaged_seconds(self) -> float:
+        return self.records * self.record_seconds
+
+    @property
+    def total_seconds(self) -> float:
+        return self.total_records * self.record_seconds
+
+    @property
+    def complete(self) -> bool:
+        return self.records == self.total_records
+
+    def summary(self) -> str:
+        """'salvaged 00:00:00–00:12:48 of 00:30:00 (00:12:48–00:30:00 lost)'."""
+        done = f"salvaged {clock(0)}–{clock(self.salvaged_seconds)} of {clock(self.total_seconds)}"
+        if self.complete:
+            return f"{done}: the whole recording, nothing lost"
+        return f"{done} ({clock(self.salvaged_seconds)}–{clock(self.total_seconds)} lost)"
+
+    def to_dict(self) -> dict:
+        return {
+            "salvaged_records": self.records,
+            "total_records": self.total_records,
+            "salvaged_seconds": self.salvaged_seconds,
+            "total_seconds": self.total_seconds,
+            "complete": self.complete,
+            "damage": list(self.damage),
+            "salvage_summary": self.summary(),
         }
 
 
@@ -133,10 +179,9 @@ class _RecordAssembler:
 
 
 def _code_blocks(
-    reader: ContainerReader, first: int, last: int
+    reader: ContainerReader, first: int, last: int, count: int
 ) -> Iterator[tuple[int, dict[int, CodeBlock]]]:
-    """Blocks first..last, each with a window holding it and its existing neighbours."""
-    count = reader.code_block_count
+    """Blocks first..last, each with a window holding it and its neighbours among 0..count-1."""
     window: dict[int, CodeBlock] = {}
     for b in range(first, last + 1):
         for k in (b - 1, b, b + 1):
@@ -181,6 +226,76 @@ def _shifted_annotations(samples: np.ndarray, spr: int, width: int, seconds: int
     return ((joined ^ half) - half).astype(np.int32)
 
 
+def _intact_prefix(
+    reader: ContainerReader,
+    header: EdfHeader,
+    layout: BlockLayout,
+    spr: int,
+    lossless: list[int],
+    bounded: bool,
+    name: str,
+) -> tuple[Salvage, int]:
+    """The longest run of data records from the start whose blocks all read cleanly.
+
+    Returns it and how many code blocks may be used as context. A block is decoded with its
+    neighbours' codes, so the block before the first damaged or missing one cannot be
+    reproduced as written and is left out too: what is salvaged is exactly what a decode of
+    the undamaged file gives.
+    """
+    damage: list[str] = []
+    intact = 0
+    last: CodeBlock | None = None
+    for b in range(layout.n_blocks):
+        try:
+            block = reader.code_block(b)
+            if bounded and not reader.check_residual(b):
+                raise ContainerFormatError(
+                    f"{name}: the residual layer of code block {b} is missing"
+                )
+        except IndexError:
+            damage.append(f"{name}: code block {b} is missing")
+            break
+        except ContainerFormatError as exc:
+            damage.append(str(exc))
+            break
+        intact, last = intact + 1, block
+    if intact == layout.n_blocks:
+        records = header.n_records
+    else:
+        usable = max(0, intact - 1)
+        records = layout.source_range(usable)[0] // spr
+        if last is not None:
+            end = last.start_seconds + last.duration_seconds
+            span = f"{clock(last.start_seconds)}–{clock(end)}"
+            damage.append(
+                f"{name}: code block {last.index} ({span}) is intact but left out: "
+                "decoding it needs the codes of the block after it"
+            )
+    for i in lossless:
+        covered = 0
+        try:
+            for block in reader.iter_raw_blocks(i):
+                if block.start_record != covered or covered >= records:
+                    break
+                covered += block.n_records
+        except ContainerFormatError as exc:
+            if covered < records:
+                damage.append(str(exc))
+        records = min(records, covered)
+    if reader.damage is not None and reader.damage not in damage:
+        damage.append(reader.damage)
+    salvage = Salvage(records, header.n_records, header.record_duration, tuple(damage))
+    return salvage, intact
+
+
+def _until_damage(blocks: Iterator[RawBlock]) -> Iterator[RawBlock]:
+    """Raw blocks up to the first that cannot be read (salvage: later ones are not needed)."""
+    try:
+        yield from blocks
+    except ContainerFormatError:
+        return
+
+
 def _reference_reader(reference: Path, header: EdfHeader, channels: CodecChannels):
     ref = EdfFile.open(reference)
     h = ref.header
@@ -214,14 +329,22 @@ def decompress_file(
     start: float | None = None,
     duration: float | None = None,
     progress: Progress | None = None,
+    salvage: bool = False,
 ) -> DecompressResult:
     """Write the EDF, or the window [start, start + duration) s of it as an EDF of its own.
 
     With ``output=None`` nothing is written (to only measure with ``reference``, or to verify).
     Only the code blocks the window needs are read and decoded.
+
+    ``salvage`` recovers what it can from a damaged file (truncated, a block damaged): the
+    longest run of data records from the start whose blocks are all intact, as a valid EDF of
+    those records; ``result.salvage`` says what was recovered and what was lost. Nothing at all
+    intact raises ContainerFormatError.
     """
+    if salvage and (start is not None or duration is not None):
+        raise UsageError("--salvage cannot be combined with --start/--duration")
     started = time.perf_counter()
-    with ContainerReader.open(source) as reader:
+    with ContainerReader.open(source, salvage=salvage) as reader:
         meta = reader.meta
         header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
         codec = codec_for(meta, model, device, str(source))
@@ -233,14 +356,29 @@ def decompress_file(
             samples_per_record=header.signals[indices[0]].samples_per_record,
         )
         grouping = grouping_from_meta(meta, codec, len(indices), str(source))
-        first, stop = record_window(header, start, duration, str(source))
+        spr = channels.samples_per_record
+        bounded = meta.get("max_error_uv") is not None
+        salvaged = None
+        if salvage:
+            salvaged, count = _intact_prefix(
+                reader, header, layout, spr, list(meta["lossless_channels"]), bounded, str(source)
+            )
+            if salvaged.records == 0:
+                raise ContainerFormatError(
+                    f"nothing can be salvaged: {salvaged.damage[0]}"
+                    if salvaged.damage
+                    else f"{source}: nothing can be salvaged: the recording holds no data records"
+                )
+            first, stop = 0, salvaged.records
+        else:
+            first, stop = record_window(header, start, duration, str(source))
+            count = reader.code_block_count
         whole = (first, stop) == (0, header.n_records)
         raw_header, shift = (
             (reader.edf_header, 0)
             if whole
             else window_header(reader.edf_header, header, first, stop - first)
         )
-        spr = channels.samples_per_record
         s_first, s_stop = first * spr, stop * spr
         t0, t1 = first * header.record_duration, stop * header.record_duration
         codec_signals = [header.signals[i] for i in indices]
@@ -248,6 +386,8 @@ def decompress_file(
             i: reader.raw_blocks_between(i, t0, t1) if not whole else reader.iter_raw_blocks(i)
             for i in meta["lossless_channels"]
         }
+        if salvage:  # only intact blocks are needed; past them the reader would raise
+            lossless = {i: _until_damage(blocks) for i, blocks in lossless.items()}
         ref = _reference_reader(reference, header, channels) if reference else None
         accumulator = (
             FidelityAccumulator(
@@ -262,9 +402,8 @@ def decompress_file(
         clipped = records_done = 0
         writer = EdfWriter(output, raw_header, force=force) if output else None
         b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
-        bounded = meta.get("max_error_uv") is not None
         try:
-            for b, window in _code_blocks(reader, b_first, b_last):
+            for b, window in _code_blocks(reader, b_first, b_last, count):
                 lo, hi = layout.source_range(b)
                 keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
                 digital, n_clipped = to_digital(
@@ -325,4 +464,5 @@ def decompress_file(
         wall_seconds=time.perf_counter() - started,
         clipped_samples=clipped,
         fidelity=accumulator.result().to_dict() if accumulator else None,
+        salvage=salvaged,
     )
