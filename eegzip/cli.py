@@ -34,7 +34,7 @@ from eegzip.cli_options import (
     OutputOption,
 )
 from eegzip.codec import registry
-from eegzip.errors import ContainerFormatError, EegzipError, InputNotFoundError, UsageError
+from eegzip.errors import ContainerFormatError, EegzipError, InputNotFoundError
 from eegzip.pipeline.tokens import TOKENS_SUFFIX, check_output
 
 app = typer.Typer(
@@ -314,9 +314,6 @@ def decompress(
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild EDF files from .eegc: same header and annotations, decoded EEG."""
-    if salvage and (start is not None or duration is not None):
-        _fail(UsageError("--salvage cannot be combined with --start/--duration"))
-        raise typer.Exit(UsageError.exit_code)
     items = _expand(inputs, {api.CONTAINER_SUFFIX})
     with _progress(not as_json) as task:
 
