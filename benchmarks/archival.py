@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from published import publish
 
 import eegzip
 from eegzip.bench.archival import DEFAULT_BOUNDS_UV, Totals, measure_archival
@@ -70,11 +70,8 @@ def main() -> None:
         },
         "overall": dict(overall.sizes) if overall else {},
     }
-    out = here / "results" / "archival.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
     rows = [*groups, overall] if overall else groups
-    out.with_suffix(".md").write_text(report(results["command"], codec.spec.name, rows))
-    print(out.with_suffix(".md").read_text())
+    publish("archival", results, report(results["command"], codec.spec.name, rows))
 
 
 def report(command: str, model: str, rows: list[Totals]) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from archival import pick_files
+from published import publish
 
 import eegzip
 from eegzip.container import CodeBlock, ContainerReader
@@ -137,10 +138,7 @@ def main() -> None:
         gb = next(p for p in pick_files(args.data, 1)["guinea-bissau"])
         eegzip.compress(gb, Path(tmp) / "gb.eegc", model=codec, measure=False, force=True)
         results["hour_21_channels"] = hour_seconds(code_blocks(Path(tmp) / "gb.eegc"))
-    out = here / "results" / "entropy.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    out.with_suffix(".md").write_text(report(results))
-    print(out.with_suffix(".md").read_text())
+    publish("entropy", results, report(results))
 
 
 def report(results: dict) -> str:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from published import publish
 
 import eegzip
 from eegzip.codec.registry import MODELS_DIR
@@ -98,9 +99,6 @@ def main() -> None:
                 print(n, dataset, json.dumps(per_dataset[dataset]), flush=True)
             results["codebooks"][str(n)] = per_dataset
     results["wall_seconds"] = round(time.time() - started, 1)
-    out = here / "results" / f"heldout_{codec.spec.name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
     table = [
         "| codebooks | dataset | bit/s/ch | PRDN % | SNR dB | r | mel loss | alpha err | files |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -113,8 +111,7 @@ def main() -> None:
                 f"{s['band_error']['alpha']:.3f} | {s['files']} |"
             )
     markdown = "\n".join([f"Command: `{results['command']}`", "", *table]) + "\n"
-    out.with_suffix(".md").write_text(markdown)
-    print(markdown)
+    publish(f"heldout_{codec.spec.name}", results, markdown)
     if args.card:
         card_path = MODELS_DIR / f"{codec.spec.name}.json"
         card = json.loads(card_path.read_text()) if card_path.exists() else {}

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from heldout import test_files
+from published import publish
 
 import eegzip
 
@@ -171,10 +172,7 @@ def main() -> None:
     parser.add_argument("--codebooks", type=int, default=9)
     args = parser.parse_args()
     results = run(args.data, args.codebooks)
-    out = HERE / "results" / "mc_modes.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    publish("mc_modes", results, markdown(results))
 
 
 if __name__ == "__main__":

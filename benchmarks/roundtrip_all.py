@@ -28,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
+from published import publish
 
 import eegzip
 from eegzip.bench.archival import check_promise
@@ -120,10 +121,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - started, 1),
         "files": rows,
     }
-    out = HERE / "results" / "roundtrip_all.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    publish("roundtrip_all", results, markdown(results))
 
 
 if __name__ == "__main__":

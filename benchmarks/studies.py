@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from heldout import summarise, test_files
+from published import publish
 
 import eegzip
 from eegzip.codec.checkpoints import load_weights, save_safetensors
@@ -210,10 +211,7 @@ def report(args: argparse.Namespace) -> None:
                "fidelity": fidelity(model, files, n), "compute": compute_cost(model)}  # fmt: skip
         results["rows"].append(row)
         print(json.dumps(row), flush=True)
-    out = HERE / "results" / "studies.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    publish("studies", results, markdown(results))
 
 
 def markdown(results: dict) -> str:
