@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,6 +318,140 @@ def _corrected(
     return apply_residual(digital, residual.steps.astype(np.int64), residual.residuals, signals)
 
 
+@dataclass(frozen=True)
+class DecodedBlock:
+    """One code block's decoded codec channels, as digital values, cut to the window asked for.
+
+    ``start_sample`` is the first sample's index in the codec channels' timeline.
+    """
+
+    index: int
+    start_sample: int
+    digital: np.ndarray  # (codec channels, samples) int32
+    clipped: int
+
+
+@dataclass(frozen=True)
+class ContainerDecoder:
+    """What decoding a container's data records needs, read once from its metadata.
+
+    One implementation of random access, shared by ``decompress`` (which writes the records as
+    an EDF) and the lazy reader (which keeps them as arrays): only the code blocks a window
+    needs, with their neighbours as context, and only the raw blocks that overlap it.
+    """
+
+    reader: ContainerReader
+    header: EdfHeader
+    codec: Codec
+    layout: BlockLayout
+    channels: CodecChannels
+    grouping: Grouping | None
+    bounded: bool
+    name: str
+
+    @classmethod
+    def of(
+        cls, reader: ContainerReader, model: str | Path | Codec | None, device: str, name: str
+    ) -> ContainerDecoder:
+        meta = reader.meta
+        header = parse_header(reader.edf_header, f"{name} (stored EDF header)")
+        codec = codec_for(meta, model, device, name)
+        indices = tuple(int(i) for i in meta["codec_channels"])
+        channels = CodecChannels(
+            indices=indices,
+            uv_factors=tuple(float(f) for f in meta["codec_uv_factors"]),
+            samples_per_record=header.signals[indices[0]].samples_per_record,
+        )
+        return cls(
+            reader=reader,
+            header=header,
+            codec=codec,
+            layout=layout_from_meta(meta, codec),
+            channels=channels,
+            grouping=grouping_from_meta(meta, codec, len(indices), name),
+            bounded=meta.get("max_error_uv") is not None,
+            name=name,
+        )
+
+    @property
+    def lossless_indices(self) -> list[int]:
+        return [int(i) for i in self.reader.meta["lossless_channels"]]
+
+    def records(
+        self,
+        first: int,
+        stop: int,
+        *,
+        code_blocks: int | None = None,
+        annotation_shift: int = 0,
+        salvage: bool = False,
+        on_block: Callable[[DecodedBlock], None] | None = None,
+    ) -> Iterator[list[np.ndarray]]:
+        """Data records [first, stop) of every signal, in runs of whole records.
+
+        Each run is one int32 array per signal (the EDF's digital values). ``code_blocks``
+        limits the blocks used as context (salvage); ``annotation_shift`` moves TAL onsets
+        that many seconds earlier (a window written as an EDF of its own); ``on_block`` sees
+        every decoded block.
+        """
+        reader, header, layout = self.reader, self.header, self.layout
+        indices, spr = self.channels.indices, self.channels.samples_per_record
+        count = reader.code_block_count if code_blocks is None else code_blocks
+        whole = (first, stop) == (0, header.n_records)
+        s_first, s_stop = first * spr, stop * spr
+        t0, t1 = first * header.record_duration, stop * header.record_duration
+        codec_signals = [header.signals[i] for i in indices]
+        lossless = {
+            i: reader.raw_blocks_between(i, t0, t1) if not whole else reader.iter_raw_blocks(i)
+            for i in self.lossless_indices
+        }
+        if salvage:  # only intact blocks are needed; past them the reader would raise
+            lossless = {i: _until_damage(blocks) for i, blocks in lossless.items()}
+        assembler = _RecordAssembler(header)
+        records_done = 0
+        b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
+        for b, window in _code_blocks(reader, b_first, b_last, count):
+            lo, hi = layout.source_range(b)
+            keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
+            digital, n_clipped = to_digital(
+                decode_block(self.codec, layout, window, b, self.grouping),
+                codec_signals,
+                self.channels.uv_factors,
+            )
+            if self.bounded:
+                digital = _corrected(reader, b, digital, codec_signals, self.name)
+            digital = digital[:, keep]
+            if on_block is not None:
+                on_block(DecodedBlock(b, lo + keep.start, digital, n_clipped))
+            for row, i in enumerate(indices):
+                assembler.push(i, digital[row])
+            ready = min(assembler.records_available(i) for i in indices)
+            for i, blocks in lossless.items():
+                per_record = header.signals[i].samples_per_record
+                while assembler.records_available(i) < ready:
+                    block = next(blocks, None)
+                    if block is None:
+                        break
+                    skip = max(0, first - block.start_record) * per_record
+                    take = (
+                        min(stop, block.start_record + block.n_records) - block.start_record
+                    ) * per_record
+                    samples = block.samples[skip:take].astype(np.int32)
+                    if annotation_shift and header.signals[i].is_annotation:
+                        samples = _shifted_annotations(
+                            samples, per_record, header.bytes_per_sample, annotation_shift
+                        )
+                    assembler.push(i, samples)
+            ready = min(assembler.records_available(i) for i in range(len(header.signals)))
+            records_done += ready
+            if ready:
+                yield assembler.pop(ready)
+        if records_done != stop - first:
+            raise ContainerFormatError(
+                f"{self.name}: holds {records_done} of the {stop - first} data records asked for"
+            )
+
+
 def decompress_file(
     source: Path,
     output: Path | None,
@@ -345,23 +479,14 @@ def decompress_file(
         raise UsageError("--salvage cannot be combined with --start/--duration")
     started = time.perf_counter()
     with ContainerReader.open(source, salvage=salvage) as reader:
-        meta = reader.meta
-        header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
-        codec = codec_for(meta, model, device, str(source))
-        layout = layout_from_meta(meta, codec)
-        indices = tuple(int(i) for i in meta["codec_channels"])
-        channels = CodecChannels(
-            indices=indices,
-            uv_factors=tuple(float(f) for f in meta["codec_uv_factors"]),
-            samples_per_record=header.signals[indices[0]].samples_per_record,
-        )
-        grouping = grouping_from_meta(meta, codec, len(indices), str(source))
-        spr = channels.samples_per_record
-        bounded = meta.get("max_error_uv") is not None
+        decoder = ContainerDecoder.of(reader, model, device, str(source))
+        header, layout, channels = decoder.header, decoder.layout, decoder.channels
+        indices, spr = channels.indices, channels.samples_per_record
         salvaged = None
+        count = None
         if salvage:
             salvaged, count = _intact_prefix(
-                reader, header, layout, spr, list(meta["lossless_channels"]), bounded, str(source)
+                reader, header, layout, spr, decoder.lossless_indices, decoder.bounded, str(source)
             )
             if salvaged.records == 0:
                 raise ContainerFormatError(
@@ -372,84 +497,51 @@ def decompress_file(
             first, stop = 0, salvaged.records
         else:
             first, stop = record_window(header, start, duration, str(source))
-            count = reader.code_block_count
         whole = (first, stop) == (0, header.n_records)
         raw_header, shift = (
             (reader.edf_header, 0)
             if whole
             else window_header(reader.edf_header, header, first, stop - first)
         )
-        s_first, s_stop = first * spr, stop * spr
-        t0, t1 = first * header.record_duration, stop * header.record_duration
         codec_signals = [header.signals[i] for i in indices]
-        lossless = {
-            i: reader.raw_blocks_between(i, t0, t1) if not whole else reader.iter_raw_blocks(i)
-            for i in meta["lossless_channels"]
-        }
-        if salvage:  # only intact blocks are needed; past them the reader would raise
-            lossless = {i: _until_damage(blocks) for i, blocks in lossless.items()}
         ref = _reference_reader(reference, header, channels) if reference else None
         accumulator = (
             FidelityAccumulator(
                 [s.label for s in codec_signals],
                 header.sample_rate(indices[0]),
-                mel_sample_rate=codec.sample_rate,
+                mel_sample_rate=decoder.codec.sample_rate,
             )
             if ref
             else None
         )
-        assembler = _RecordAssembler(header)
-        clipped = records_done = 0
+        clipped = 0
+        b_first = layout.block_of(first * spr)
+        b_total = layout.block_of(stop * spr - 1) - b_first + 1
+
+        def on_block(block: DecodedBlock) -> None:
+            nonlocal clipped
+            clipped += block.clipped
+            if accumulator is not None:
+                lo = block.start_sample
+                accumulator.update(
+                    channels.reader(ref)(lo, lo + block.digital.shape[1]),
+                    to_uv(block.digital, codec_signals, channels.uv_factors),
+                )
+            if progress:
+                progress(block.index - b_first + 1, b_total)
+
         writer = EdfWriter(output, raw_header, force=force) if output else None
-        b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
         try:
-            for b, window in _code_blocks(reader, b_first, b_last, count):
-                lo, hi = layout.source_range(b)
-                keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
-                digital, n_clipped = to_digital(
-                    decode_block(codec, layout, window, b, grouping),
-                    codec_signals,
-                    channels.uv_factors,
-                )
-                clipped += n_clipped
-                if bounded:
-                    digital = _corrected(reader, b, digital, codec_signals, str(source))
-                digital = digital[:, keep]
-                if accumulator is not None:
-                    accumulator.update(
-                        channels.reader(ref)(lo + keep.start, lo + keep.stop),
-                        to_uv(digital, codec_signals, channels.uv_factors),
-                    )
-                for row, i in enumerate(indices):
-                    assembler.push(i, digital[row])
-                ready = min(assembler.records_available(i) for i in indices)
-                for i, blocks in lossless.items():
-                    per_record = header.signals[i].samples_per_record
-                    while assembler.records_available(i) < ready:
-                        block = next(blocks, None)
-                        if block is None:
-                            break
-                        skip = max(0, first - block.start_record) * per_record
-                        take = (
-                            min(stop, block.start_record + block.n_records) - block.start_record
-                        ) * per_record
-                        samples = block.samples[skip:take].astype(np.int32)
-                        if shift and header.signals[i].is_annotation:
-                            samples = _shifted_annotations(
-                                samples, per_record, header.bytes_per_sample, shift
-                            )
-                        assembler.push(i, samples)
-                ready = min(assembler.records_available(i) for i in range(len(header.signals)))
-                records = assembler.pop(ready)
-                records_done += ready
-                if writer is not None and ready:
+            for records in decoder.records(
+                first,
+                stop,
+                code_blocks=count,
+                annotation_shift=shift,
+                salvage=salvage,
+                on_block=on_block,
+            ):
+                if writer is not None:
                     writer.write_records(records)
-                if progress:
-                    progress(b - b_first + 1, b_last - b_first + 1)
-            if records_done != stop - first:
-                raise ContainerFormatError(
-                    f"{source}: holds {records_done} of the {stop - first} data records asked for"
-                )
             if writer is not None:
                 writer.commit()
         finally:
