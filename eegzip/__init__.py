@@ -2,7 +2,16 @@
 
 __version__ = "0.1.0"
 
-from eegzip.api import compress, decompress, info, load_codec, read, tokens, verify  # noqa: E402
+from eegzip.api import (  # noqa: E402
+    compress,
+    decompress,
+    info,
+    load_codec,
+    open,
+    read,
+    tokens,
+    verify,
+)
 from eegzip.errors import EegzipError  # noqa: E402
 from eegzip.pipeline.tokens import Tokens  # noqa: E402
 
@@ -14,6 +23,7 @@ __all__ = [
     "decompress",
     "info",
     "load_codec",
+    "open",
     "read",
     "tokens",
     "verify",

@@ -11,18 +11,24 @@ recording = eegzip.read("rec.edf")                   # header, signals, annotati
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from eegzip.codec import registry
 from eegzip.codec.registry import Codec
 from eegzip.container import CONTAINER_SUFFIX, ContainerReader
+from eegzip.container.source import is_url
 from eegzip.edf import Recording, parse_header
 from eegzip.edf import read as read_edf
 from eegzip.errors import InputNotFoundError
-from eegzip.pipeline.compress import CompressOptions, CompressResult, Progress, compress_file
-from eegzip.pipeline.decompress import DecompressResult, decompress_file
 from eegzip.pipeline.groups import Grouping
 from eegzip.pipeline.tokens import read_tokens
 from eegzip.pipeline.verify import VerifyReport, verify_file
+
+if TYPE_CHECKING:  # the codec pipeline (torch, scipy) is imported by the calls that run it
+    from eegzip.pipeline.compress import CompressResult, Progress
+    from eegzip.pipeline.decompress import DecompressResult
+    from eegzip.pipeline.reader import RecordingReader
 
 
 def load_codec(model: str | Path | None = None, device: str = "cpu") -> Codec:
@@ -30,10 +36,17 @@ def load_codec(model: str | Path | None = None, device: str = "cpu") -> Codec:
     return registry.load(registry.resolve(model), device)
 
 
-def default_output(path: Path) -> Path:
-    """rec.edf → rec.eegc; rec.eegc → rec.decoded.edf (never the original's name)."""
+def location(path: str | Path) -> str | Path:
+    """A URL as it is (a Path would fold its ``//``), anything else as a Path."""
+    return path if isinstance(path, str) and is_url(path) else Path(path)
+
+
+def default_output(source: str | Path) -> Path:
+    """rec.edf → rec.eegc; rec.eegc → rec.decoded.edf (never the original's name); for a URL,
+    that name in the current directory."""
+    path = Path(Path(urlsplit(source).path).name) if isinstance(source, str) else source
     if path.suffix.lower() == CONTAINER_SUFFIX:
-        with ContainerReader.open(path, salvage=True) as reader:  # the metadata suffices
+        with ContainerReader.open(source, salvage=True) as reader:  # the metadata suffices
             variant = str(reader.meta.get("edf", {}).get("variant", "EDF"))
         return path.with_name(
             f"{path.stem}.decoded.{'bdf' if variant.startswith('BDF') else 'edf'}"
@@ -75,6 +88,8 @@ def compress(
     The result's ``code_stats`` gives the bits per code against log2(codebook size) and the
     codes' empirical entropy.
     """
+    from eegzip.pipeline.compress import CompressOptions, compress_file
+
     source = Path(path)
     target = Path(output) if output else default_output(source)
     codec = model if isinstance(model, Codec) else load_codec(model, device)
@@ -115,8 +130,10 @@ def decompress(
     ``salvage`` recovers the intact start of a damaged file (truncated, a block damaged) as an
     EDF of whole data records; ``result.salvage`` tells what was recovered and what was lost.
     """
-    source = Path(path)
-    if not source.is_file():
+    from eegzip.pipeline.decompress import decompress_file
+
+    source = location(path)
+    if isinstance(source, Path) and not source.is_file():
         raise InputNotFoundError(f"{source}: no such file")
     target = Path(output) if output else default_output(source)
     return decompress_file(
@@ -149,11 +166,22 @@ def verify(
     Damage is reported (``ok``, ``problems``), not raised; EegzipError means the file could
     not be checked (missing, from a newer eegzip, model unavailable).
     """
-    return verify_file(Path(path), full=full, model=model, device=device, progress=progress)
+    return verify_file(location(path), full=full, model=model, device=device, progress=progress)
 
 
 tokens = read_tokens
 """``eegzip.tokens(path, ...)``: the discrete tokens of a .eegc or an EDF/BDF (read_tokens)."""
+
+
+def open(  # noqa: A001 - eegzip.open, as io.open and gzip.open
+    path: str | Path, *, model: str | Path | Codec | None = None, device: str = "cpu"
+) -> RecordingReader:
+    """A `.eegc` (a path or URL) or EDF/BDF file, read lazily: ``channels``, ``sample_rates``,
+    ``units``, ``annotations``, ``header``; ``read(start=, duration=, channels=, units=)`` gives
+    numpy arrays and ``to_mne(...)`` an MNE Raw, decoding only the blocks a window needs."""
+    from eegzip.pipeline.reader import open_recording
+
+    return open_recording(path, model=model, device=device)
 
 
 def read(path: str | Path) -> Recording:
@@ -162,8 +190,9 @@ def read(path: str | Path) -> Recording:
 
 
 def info(path: str | Path) -> dict:
-    """What a .eegc holds: recording header, model, channels, blocks, sizes, stored metrics."""
-    source = Path(path)
+    """What a .eegc (a path or URL) holds: recording header, model, channels, blocks, sizes,
+    stored metrics."""
+    source = location(path)
     with ContainerReader.open(source) as reader:
         header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
         meta = reader.meta
@@ -174,7 +203,7 @@ def info(path: str | Path) -> dict:
         return {
             "file": str(source),
             "format_version": "{}.{}".format(*reader.version),
-            "bytes": source.stat().st_size,
+            "bytes": sum(reader.sizes().values()),
             "recording": {
                 "variant": header.variant,
                 "patient": header.patient.strip(),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,14 +83,19 @@ def _run_all(
     return results
 
 
-def _expand(paths: list[Path], suffixes: set[str], *, required: bool = False) -> list[Path]:
-    """Files as given, directories searched recursively for the suffixes.
+def _expand(
+    paths: Sequence[str | Path], suffixes: set[str], *, required: bool = False
+) -> list[Any]:
+    """Files as given, directories searched recursively for the suffixes; URLs as they are.
 
     With ``required``, finding none is an error, so that an empty folder cannot pass as done.
     """
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
+    out: list[Any] = []
+    for given in paths:
+        path = api.location(given)
+        if isinstance(path, str):
+            out.append(path)
+        elif path.is_dir():
             out.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes))
         else:
             out.append(path)
@@ -98,6 +104,17 @@ def _expand(paths: list[Path], suffixes: set[str], *, required: bool = False) ->
         _fail(InputNotFoundError(f"no {listed} files in {', '.join(map(str, paths))}"))
         raise typer.Exit(InputNotFoundError.exit_code)
     return out
+
+
+def _short(item: str | Path) -> str:
+    """A file's name, or a URL's last part, for progress bars."""
+    return item.rsplit("/", 1)[-1] if isinstance(item, str) else item.name
+
+
+def _warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Warnings from below the CLI (a server ignoring range requests): one line on stderr."""
+    text = f"[yellow]eegzip: warning:[/] {escape(str(message))}"
+    errors.print(text, highlight=False, soft_wrap=True)
 
 
 def _output_for(item: Path, output: Path | None, many: bool, suffix: str | None) -> Path | None:
@@ -289,7 +306,7 @@ def _load_codec(model: str | None, device: str):
     "\n\n  eegzip decompress damaged.eegc --salvage"
 )
 def decompress(
-    inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
+    inputs: Annotated[list[str], typer.Argument(help=".eegc files, directories or URLs.")],
     output: OutputOption = None,
     reference: Annotated[
         Path | None,
@@ -327,7 +344,7 @@ def decompress(
                 reference=reference,
                 start=start,
                 duration=duration,
-                progress=task(f"decompress {item.name}"),
+                progress=task(f"decompress {_short(item)}"),
                 salvage=salvage,
             ).to_dict()
 
@@ -364,7 +381,7 @@ def _salvage_lines(r: dict) -> None:
 
 @app.command(epilog="Example:\n\n  eegzip info rec.eegc --json")
 def info(
-    inputs: Annotated[list[Path], typer.Argument(help=".eegc files.")],
+    inputs: Annotated[list[str], typer.Argument(help=".eegc files or URLs.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show what a .eegc holds: recording, model, channels, blocks, sizes, metrics."""
@@ -412,7 +429,7 @@ def info(
     "  eegzip verify rec.eegc\n\n  eegzip verify archive/ --full --json"
 )
 def verify(
-    inputs: Annotated[list[Path], typer.Argument(help=".eegc files or directories.")],
+    inputs: Annotated[list[str], typer.Argument(help=".eegc files, directories or URLs.")],
     full: Annotated[
         bool,
         typer.Option(
@@ -430,7 +447,7 @@ def verify(
     with _progress(full and not as_json) as task:
 
         def work(item: Path) -> dict:
-            progress = task(f"verify {item.name}") if full else None
+            progress = task(f"verify {_short(item)}") if full else None
             return api.verify(
                 item, full=full, model=model, device=device, progress=progress
             ).to_dict()
@@ -737,6 +754,7 @@ def train(
 
 
 def main() -> None:
+    warnings.showwarning = _warning
     try:
         app()
     except KeyboardInterrupt:

@@ -21,7 +21,6 @@ import numpy as np
 from ..errors import (
     ChecksumError,
     ContainerFormatError,
-    InputNotFoundError,
     UnsupportedError,
 )
 from .blocks import (
@@ -65,6 +64,7 @@ from .format import (
     RESP,
     TRAILER,
 )
+from .source import is_url, open_source, source_size
 
 _T = TypeVar("_T")
 _VALID_TYPE = re.compile(rb"[A-Z0-9]{4}")
@@ -125,18 +125,11 @@ class ContainerReader:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, salvage: bool = False) -> ContainerReader:
-        path = Path(path)
+        """Open a path, or an http(s):// or fsspec URL (read by byte ranges, see source.py)."""
+        file, size = open_source(path)  # owned by the reader until close()
+        name = str(path)
+        path = path if is_url(path) else Path(path)
         try:
-            file = open(path, "rb")  # noqa: SIM115 - owned by the reader until close()
-        except FileNotFoundError:
-            raise InputNotFoundError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputNotFoundError(f"{path}: is a directory, not a file") from None
-        except OSError as exc:
-            raise InputNotFoundError(f"{path}: cannot open: {exc.strerror or exc}") from None
-        try:
-            name = str(path)
-            size = os.fstat(file.fileno()).st_size
             version = _read_preamble(name, file)
             layout = _locate_blocks(name, file, size)
             _check_structure(name, version, layout)
@@ -316,7 +309,7 @@ class ContainerReader:
             sizes[INDX.decode("ascii")] = self._layout.index_length
         if self._layout.has_trailer:
             sizes["trailer"] = TRAILER.size
-        unreadable = os.fstat(self._file.fileno()).st_size - sum(sizes.values())
+        unreadable = source_size(self._file) - sum(sizes.values())
         if unreadable:
             sizes["unreadable"] = unreadable
         return sizes

@@ -24,7 +24,6 @@ from eegzip.edf.window import shift_tals, window_header
 from eegzip.errors import (
     ContainerFormatError,
     EdfFormatError,
-    EegzipError,
     ModelError,
     UsageError,
 )
@@ -204,7 +203,7 @@ def record_window(
     stop = total if duration is None else math.ceil((begin + duration) / seconds - 1e-9)
     stop = min(total, stop)
     if begin < 0 or (duration is not None and duration <= 0) or first >= stop:
-        raise EegzipError(
+        raise UsageError(
             f"{name}: window {begin:g} s + {duration} s is outside the recording "
             f"(0–{total * seconds:g} s)"
         )

@@ -1,0 +1,252 @@
+"""Where a container's bytes come from: a local file, or a URL read by byte ranges.
+
+ContainerReader only seeks and reads, so a remote file needs nothing but a seekable file
+object that fetches what is read. ``http(s)://`` goes through urllib with HTTP Range requests
+(no extra dependency); any other ``scheme://`` goes through fsspec if it is installed. A server
+that ignores Range requests is downloaded whole, with a warning.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import os
+import re
+import urllib.error
+import urllib.request
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from eegzip.errors import InputNotFoundError, UnsupportedError
+
+from .format import TRAILER
+
+TAIL_BYTES = TRAILER.size
+"""Read from a URL's end when it is opened, which also tells its size: the trailer, which
+says where the index is (fetched next, exactly)."""
+
+CACHE_RANGES = 64
+"""Fetched ranges kept, most recently used first: a block read twice is fetched once."""
+
+TIMEOUT_SECONDS = 30.0
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+class RemoteWarning(UserWarning):
+    """Something a user should know about a remote read (the server ignores Range requests)."""
+
+
+def is_url(name: str | os.PathLike[str]) -> bool:
+    """``http://...``, ``https://...``, ``s3://...``: anything with a scheme."""
+    return isinstance(name, str) and _URL.match(name) is not None
+
+
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file whose bytes come from ``fetch(offset, length)``.
+
+    Every range fetched is kept (``CACHE_RANGES`` of them, least recently used dropped), and a
+    read inside a kept range is served from it. ``fetched`` lists the (offset, length) of every
+    fetch, so what a read cost can be measured.
+    """
+
+    def __init__(self, name: str, size: int, fetch: Callable[[int, int], bytes]) -> None:
+        super().__init__()
+        self.name = name
+        self.size = size
+        self._fetch = fetch
+        self._position = 0
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self.fetched: list[tuple[int, int]] = []
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError(f"{self.name}: read from a closed file")
+        start = self._position
+        stop = self.size if size is None or size < 0 else min(self.size, start + size)
+        if stop <= start:
+            return b""
+        data = self._cached(start, stop)
+        if data is None:
+            data = self._fetch(start, stop - start)
+            self.fetched.append((start, len(data)))
+            self.keep(start, data)
+        self._position = start + len(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def keep(self, offset: int, data: bytes) -> None:
+        """Remember ``data`` as the bytes at ``offset`` (the reader's tail prefetch uses it)."""
+        self._cache[offset] = data
+        self._cache.move_to_end(offset, last=False)
+        while len(self._cache) > CACHE_RANGES:
+            self._cache.popitem()
+
+    def _cached(self, start: int, stop: int) -> bytes | None:
+        for offset, data in self._cache.items():
+            if offset <= start and stop <= offset + len(data):
+                self._cache.move_to_end(offset, last=False)
+                return data[start - offset : stop - offset]
+        return None
+
+    @property
+    def bytes_fetched(self) -> int:
+        return sum(length for _, length in self.fetched)
+
+
+def open_source(name: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
+    """An open binary file for a path or URL, and its size in bytes.
+
+    Missing, unreachable or unreadable inputs raise InputNotFoundError with a one-line message.
+    """
+    if is_url(name):
+        assert isinstance(name, str)
+        if name.lower().startswith(("http://", "https://")):
+            return _open_http(name)
+        return _open_fsspec(name)
+    path = Path(name)
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - the caller owns it
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputNotFoundError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    return file, os.fstat(file.fileno()).st_size
+
+
+def source_size(file: BinaryIO) -> int:
+    """Size of a file from open_source."""
+    if isinstance(file, RangeFile):
+        return file.size
+    if isinstance(file, io.BytesIO):
+        return len(file.getbuffer())
+    return os.fstat(file.fileno()).st_size
+
+
+def _request(url: str, first: int, last: int | None) -> urllib.request.Request:
+    """GET of bytes first..last (inclusive); a negative ``first`` asks for the last -first."""
+    wanted = f"bytes={first}" if first < 0 else f"bytes={first}-{'' if last is None else last}"
+    return urllib.request.Request(url, headers={"Range": wanted, "Accept-Encoding": "identity"})
+
+
+def _failure(url: str, exc: BaseException) -> InputNotFoundError:
+    if isinstance(exc, urllib.error.HTTPError):
+        return InputNotFoundError(f"{url}: the server answered {exc.code} {exc.reason}")
+    if isinstance(exc, urllib.error.URLError):
+        return InputNotFoundError(f"{url}: cannot reach the server: {exc.reason}")
+    if isinstance(exc, http.client.IncompleteRead):
+        return InputNotFoundError(
+            f"{url}: the server closed the connection after {len(exc.partial)} bytes "
+            f"of a transfer of {len(exc.partial) + (exc.expected or 0)}"
+        )
+    return InputNotFoundError(f"{url}: the transfer failed: {exc}")
+
+
+def _body(url: str, response: http.client.HTTPResponse, expected: int | None) -> bytes:
+    try:
+        data = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise _failure(url, exc) from None
+    if expected is not None and len(data) != expected:
+        raise InputNotFoundError(
+            f"{url}: the server closed the connection after {len(data)} of {expected} bytes"
+        )
+    return data
+
+
+def _open_http(url: str) -> tuple[BinaryIO, int]:
+    """A RangeFile over ``url``, primed with its last bytes; a whole download if the
+    server ignores Range requests."""
+    try:
+        response = urllib.request.urlopen(_request(url, -TAIL_BYTES, None), timeout=TIMEOUT_SECONDS)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416:  # 416: an empty file has no last bytes
+            raise _failure(url, exc) from None
+        return io.BytesIO(b""), 0
+    except (OSError, http.client.HTTPException) as exc:
+        raise _failure(url, exc) from None
+    with response:
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length is not None else None
+        content_range = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+        if response.status != 206 or content_range is None:
+            warnings.warn(
+                f"{url}: the server does not support range requests; downloading the whole file",
+                RemoteWarning,
+                stacklevel=2,
+            )
+            data = _body(url, response, expected)
+            return io.BytesIO(data), len(data)
+        tail = _body(url, response, expected)
+    first, size = int(content_range.group(1)), int(content_range.group(3))
+
+    def fetch(offset: int, count: int) -> bytes:
+        try:
+            with urllib.request.urlopen(
+                _request(url, offset, offset + count - 1), timeout=TIMEOUT_SECONDS
+            ) as part:
+                if part.status != 206:
+                    raise InputNotFoundError(f"{url}: the server stopped honouring range requests")
+                return _body(url, part, count)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416:  # past the end: the file is shorter than it said
+                return b""
+            raise _failure(url, exc) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise _failure(url, exc) from None
+
+    file = RangeFile(url, size, fetch)
+    file.fetched.append((first, len(tail)))
+    file.keep(first, tail)
+    return file, size  # type: ignore[return-value]
+
+
+def _open_fsspec(url: str) -> tuple[BinaryIO, int]:
+    try:
+        import fsspec
+    except ImportError:
+        raise UnsupportedError(
+            f"{url}: reading this kind of URL needs fsspec (pip install fsspec); "
+            "http(s) URLs need nothing extra"
+        ) from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        size = int(fs.size(path))
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{url}: no such file") from None
+    except ValueError as exc:  # unknown protocol
+        raise UnsupportedError(f"{url}: {exc}") from None
+    except (OSError, ImportError) as exc:
+        raise InputNotFoundError(f"{url}: cannot open: {exc}") from None
+
+    def fetch(offset: int, count: int) -> bytes:
+        try:
+            return bytes(fs.cat_file(path, start=offset, end=offset + count))
+        except (OSError, ValueError) as exc:
+            raise InputNotFoundError(f"{url}: the transfer failed: {exc}") from None
+
+    return RangeFile(url, size, fetch), size  # type: ignore[return-value]
