@@ -13,6 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eegzip import api
+from eegzip import api, batch
 from eegzip.bench.command import BENCH_EPILOG, bench_command
 from eegzip.cli_options import (
     DeviceOption,
@@ -31,12 +32,15 @@ from eegzip.cli_options import (
     GroupSizeOption,
     GroupsOption,
     JsonOption,
+    ManifestOption,
     ModelOption,
     OutputOption,
+    RayAddressOption,
+    RayOption,
+    WorkersOption,
 )
 from eegzip.codec import registry
-from eegzip.errors import ContainerFormatError, EegzipError, InputNotFoundError
-from eegzip.pipeline.tokens import TOKENS_SUFFIX, check_output
+from eegzip.errors import EegzipError, InputNotFoundError, UsageError
 
 app = typer.Typer(
     help="Compress EEG recordings (EDF/EDF+/BDF) with a neural codec into .eegc files.",
@@ -48,7 +52,7 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-EDF_SUFFIXES = {".edf", ".bdf"}
+EDF_SUFFIXES = batch.EDF_SUFFIXES
 
 
 def _fail(error: EegzipError) -> None:
@@ -90,15 +94,7 @@ def _expand(
 
     With ``required``, finding none is an error, so that an empty folder cannot pass as done.
     """
-    out: list[Any] = []
-    for given in paths:
-        path = api.location(given)
-        if isinstance(path, str):
-            out.append(path)
-        elif path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes))
-        else:
-            out.append(path)
+    out = batch.find_inputs(paths, suffixes)
     if required and not out:
         listed = ", ".join(sorted(suffixes))
         _fail(InputNotFoundError(f"no {listed} files in {', '.join(map(str, paths))}"))
@@ -115,16 +111,6 @@ def _warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings from below the CLI (a server ignoring range requests): one line on stderr."""
     text = f"[yellow]eegzip: warning:[/] {escape(str(message))}"
     errors.print(text, highlight=False, soft_wrap=True)
-
-
-def _output_for(item: Path, output: Path | None, many: bool, suffix: str | None) -> Path | None:
-    if output is None:
-        return None
-    if many or output.is_dir():
-        output.mkdir(parents=True, exist_ok=True)
-        name = api.default_output(item).name if suffix is None else item.stem + suffix
-        return output / name
-    return output
 
 
 @contextmanager
@@ -145,6 +131,118 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], No
             return lambda done, total: bar.update(task_id, completed=done, total=total)
 
         yield task
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a command runs its files: where, how many at once, and the manifest."""
+
+    workers: int | None
+    ray: bool
+    ray_address: str | None
+    manifest: Path | None
+
+
+def _run_jobs(
+    kind: batch.Kind,
+    paths: Sequence[str | Path],
+    output: Path | None,
+    options: dict[str, Any],
+    how: BatchOptions,
+    *,
+    force: bool = False,
+    as_json: bool = False,
+    listed: bool = False,
+    required: bool = False,
+) -> tuple[list[dict], int]:
+    """Plan and run one command's files through eegzip.batch, with a progress bar counting
+    files and channel-hours; a failure is one line as it happens, a batch ends with a
+    one-line summary. Returns the results, in the inputs' order, and the exit code (the
+    first failure's), for the caller to raise once it has printed the files that went well.
+
+    JSON is a list, or the one result for a single file unless ``listed``.
+    """
+    _expand(paths, batch.INPUT_SUFFIXES[kind], required=required)  # none found: one clear line
+    jobs = batch.plan(kind, paths, output, options, force=force)
+    manifest = how.manifest
+    if manifest is None and output is not None and output.is_dir() and kind != "verify":
+        manifest = output / batch.MANIFEST_NAME
+    order = {str(job.input): i for i, job in enumerate(jobs)}
+    found: list[tuple[int, dict]] = []
+    with _batch_progress(kind, jobs, enabled=not as_json) as (update, file_progress):
+
+        def on_outcome(outcome: batch.FileOutcome, summary: batch.BatchSummary) -> None:
+            update(summary)
+            job = outcome.job
+            if outcome.status == "failed" and outcome.result is None:
+                errors.print(
+                    f"[bold red]eegzip: error:[/] {escape(outcome.error or '')}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            result = outcome.result or {
+                "input": str(job.input),
+                "error": outcome.error,
+                "exit_code": outcome.exit_code,
+            }
+            found.append((order.get(str(job.input), len(order)), result))
+
+        try:
+            summary = batch.run_batch(
+                jobs,
+                workers=how.workers,
+                manifest=manifest,
+                on_outcome=on_outcome,
+                file_progress=file_progress,
+                ray=how.ray,
+                ray_address=how.ray_address,
+            )
+        except EegzipError as error:  # the backend itself (Ray missing or unreachable)
+            _fail(error)
+            raise typer.Exit(error.exit_code) from None
+    results = [r for _, r in sorted(found, key=lambda pair: pair[0])]
+    if len(jobs) > 1:
+        errors.print(summary.line(), highlight=False, soft_wrap=True)
+    if as_json:
+        one = len(jobs) == 1 and not listed
+        print(json.dumps(results[0] if one else results, indent=2, default=str))
+    return results, summary.exit_code
+
+
+@contextmanager
+def _batch_progress(
+    kind: str, jobs: list[batch.FileJob], *, enabled: bool
+) -> Iterator[tuple[Callable[[batch.BatchSummary], None], Callable[[batch.FileJob], Any]]]:
+    """Yields (update(summary), file_progress(job)): one bar over the batch counting files and
+    channel-hours, and a bar of code blocks for each file run in this process."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[count]}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not enabled,
+    ) as bar:
+        hours = sum(job.channel_hours for job in jobs)
+        overall = bar.add_task(kind, total=hours or None, count="", visible=len(jobs) > 1)
+
+        def update(summary: batch.BatchSummary) -> None:
+            count = (
+                f"{summary.finished}/{summary.total} files · {summary.channel_hours:.2f}/"
+                f"{summary.total_channel_hours:.2f} channel-hours · {summary.failed} failed"
+            )
+            bar.update(overall, completed=summary.channel_hours, count=count)
+
+        def file_progress(job: batch.FileJob) -> Callable[[int, int], None]:
+            task_id = bar.add_task(f"{kind} {_short(job.input)}", total=None, count="")
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task_id, completed=done, total=total, count=f"{done}/{total}")
+
+            return advance
+
+        yield update, file_progress
 
 
 def _fmt(value: Any, spec: str = ".2f") -> str:
@@ -213,40 +311,50 @@ def compress(
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
+    workers: WorkersOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    manifest: ManifestOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compress EDF/BDF recordings to .eegc (EEG through the codec, the rest lossless)."""
-    items = _expand(inputs, EDF_SUFFIXES)
-    codec = _load_codec(model, device)
-    with _progress(not as_json) as task:
+    """Compress EDF/BDF recordings to .eegc (EEG through the codec, the rest lossless).
 
-        def work(item: Path):
-            return api.compress(
-                item,
-                _output_for(item, output, len(items) > 1, ".eegc"),
-                model=codec,
-                codebooks=codebooks,
-                channels=_labels(channels),
-                exclude=_labels(exclude),
-                force=force,
-                measure=not no_metrics,
-                max_error_uv=0.0 if lossless else max_error,
-                groups=groups,
-                group_seed=group_seed,
-                group_size=group_size,
-                entropy=not no_entropy,
-                progress=task(f"compress {item.name}"),
-            ).to_dict()
-
-        results = _run_all(items, work, as_json)
+    A directory or several files make a batch: --workers files at once, an output that
+    already exists and verifies is skipped (run it again after an interrupt), one JSON line
+    per file in the manifest.
+    """
+    model_name = _model_name(model)
+    options = {
+        "model": model,
+        "device": device,
+        "codebooks": codebooks,
+        "channels": _labels(channels),
+        "exclude": _labels(exclude),
+        "measure": not no_metrics,
+        "max_error_uv": 0.0 if lossless else max_error,
+        "groups": groups,
+        "group_seed": group_seed,
+        "group_size": group_size,
+        "entropy": not no_entropy,
+    }
+    how = BatchOptions(workers, ray, ray_address, manifest)
+    results, exit_code = _run_jobs(
+        "compress", inputs, output, options, how, force=force, as_json=as_json
+    )
+    done = [r for r in results if "error" not in r]
     if not as_json:
-        for r in results:
-            _print_compressed(r, codec.spec.name)
-        for r in results:
-            for note in r["warnings"]:
+        for r in done:
+            if r.get("skipped"):
+                console.print(f"{escape(r['input'])} → {escape(r['output'])}: already done")
+                continue
+            _print_compressed(r, model_name)
+        for r in done:
+            for note in r.get("warnings", ()):
                 errors.print(
                     f"[yellow]warning:[/] {Path(r['input']).name}: {note}", highlight=False
                 )
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def _labels(values: list[str] | None) -> tuple[str, ...]:
@@ -292,6 +400,15 @@ def _groups_line(grouping: dict) -> str:
     return escape(f"{len(groups)} groups ({grouping['mode']}{seed}): {listed}")
 
 
+def _model_name(model: str | None) -> str:
+    """The model's name, found without loading it (an unknown model stops here)."""
+    try:
+        return registry.resolve(model).name
+    except EegzipError as error:
+        _fail(error)
+        raise typer.Exit(error.exit_code) from None
+
+
 def _load_codec(model: str | None, device: str):
     try:
         return api.load_codec(model, device)
@@ -328,41 +445,43 @@ def decompress(
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
+    workers: WorkersOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    manifest: ManifestOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild EDF files from .eegc: same header and annotations, decoded EEG."""
-    items = _expand(inputs, {api.CONTAINER_SUFFIX})
-    with _progress(not as_json) as task:
-
-        def work(item: Path):
-            return api.decompress(
-                item,
-                _output_for(item, output, len(items) > 1, None),
-                model=model,
-                device=device,
-                force=force,
-                reference=reference,
-                start=start,
-                duration=duration,
-                progress=task(f"decompress {_short(item)}"),
-                salvage=salvage,
-            ).to_dict()
-
-        results = _run_all(items, work, as_json)
-    if not as_json:
-        for r in results:
-            line = f"{r['input']} → {r['output']} ({r['output_bytes'] / 1e6:.2f} MB, "
-            line += f"{r['wall_seconds']:.1f} s, {r['clipped_samples']} samples clipped)"
-            console.print(line, highlight=False)
-            if r["fidelity"]:
-                cells = _fidelity_cells(r["fidelity"])
-                console.print(
-                    f"  vs reference: PRDN {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
-                    f"mel {cells[3]}",
-                    highlight=False,
-                )
-            if salvage:
-                _salvage_lines(r)
+    options = {
+        "model": model,
+        "device": device,
+        "reference": reference,
+        "start": start,
+        "duration": duration,
+        "salvage": salvage,
+    }
+    how = BatchOptions(workers, ray, ray_address, manifest)
+    results, exit_code = _run_jobs(
+        "decompress", inputs, output, options, how, force=force, as_json=as_json
+    )
+    for r in () if as_json else (r for r in results if "error" not in r):
+        if r.get("skipped"):
+            console.print(f"{escape(r['input'])} → {escape(r['output'])}: already done")
+            continue
+        line = f"{r['input']} → {r['output']} ({r['output_bytes'] / 1e6:.2f} MB, "
+        line += f"{r['wall_seconds']:.1f} s, {r['clipped_samples']} samples clipped)"
+        console.print(line, highlight=False)
+        if r["fidelity"]:
+            cells = _fidelity_cells(r["fidelity"])
+            console.print(
+                f"  vs reference: PRDN {cells[0]} %, SNR {cells[1]} dB, r {cells[2]}, "
+                f"mel {cells[3]}",
+                highlight=False,
+            )
+        if salvage:
+            _salvage_lines(r)
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def _salvage_lines(r: dict) -> None:
@@ -440,28 +559,26 @@ def verify(
     ] = False,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
+    workers: WorkersOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    manifest: ManifestOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check .eegc files for damage: checksums, structure, every block decodes."""
-    items = _expand(inputs, {api.CONTAINER_SUFFIX}, required=True)
-    with _progress(full and not as_json) as task:
-
-        def work(item: Path) -> dict:
-            progress = task(f"verify {_short(item)}") if full else None
-            return api.verify(
-                item, full=full, model=model, device=device, progress=progress
-            ).to_dict()
-
-        results = _run_all(items, work, as_json, listed=True)
-    if not as_json:
-        for r in results:
-            for problem in r["problems"]:
-                console.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
-            if r["ok"]:
-                line = f"{escape(r['file'])}: [green]OK[/]{_full_note(r)}"
-                console.print(line, highlight=False, soft_wrap=True)
-    if not all(r["ok"] for r in results):
-        raise typer.Exit(ContainerFormatError.exit_code)
+    options = {"full": full, "model": model, "device": device}
+    how = BatchOptions(workers, ray, ray_address, manifest)
+    results, exit_code = _run_jobs(
+        "verify", inputs, None, options, how, as_json=as_json, listed=True, required=True
+    )
+    for r in () if as_json else (r for r in results if "error" not in r):
+        for problem in r["problems"]:
+            console.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
+        if r["ok"]:
+            line = f"{escape(r['file'])}: [green]OK[/]{_full_note(r)}"
+            console.print(line, highlight=False, soft_wrap=True)
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def _full_note(r: dict) -> str:
@@ -492,6 +609,10 @@ def tokens(
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
+    workers: WorkersOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    manifest: ManifestOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Export discrete EEG tokens (code indices) to <name>.tokens.npz.
@@ -499,39 +620,32 @@ def tokens(
     A .eegc gives the tokens it stores (its own model and groups; no model is run); an
     EDF/BDF is coded on the fly with --model and the grouping options, nothing else written.
     """
-    items = _expand(inputs, EDF_SUFFIXES | {api.CONTAINER_SUFFIX}, required=True)
-    needs_model = any(item.suffix.lower() != api.CONTAINER_SUFFIX for item in items)
-    codec = _load_codec(model, device) if needs_model else None
-    with _progress(not as_json) as task:
-
-        def work(item: Path) -> dict:
-            target = _output_for(item, output, len(items) > 1, TOKENS_SUFFIX)
-            target = target or item.with_name(item.stem + TOKENS_SUFFIX)
-            check_output(target, force)  # before coding a long EDF, not after
-            found = api.tokens(
-                item,
-                model=codec,
-                codebooks=codebooks,
-                groups=groups,
-                group_seed=group_seed,
-                group_size=group_size,
-                progress=task(f"tokens {item.name}"),
-            )
-            saved = found.save(target, force=force)
-            streams, books, frames = found.codes.shape
-            shape = {"streams": streams, "codebooks": books, "frames": frames}
-            return {"input": str(item), "output": str(saved), **shape, **found.describe()}
-
-        results = _run_all(items, work, as_json, listed=True)
-    if not as_json:
-        for r in results:
-            console.print(
-                f"{escape(r['input'])} → {escape(r['output'])}: {r['streams']} streams × "
-                f"{r['codebooks']} codebooks × {r['frames']} frames of {r['frame_seconds']:g} s "
-                f"({escape(r['model']['name'])}, codebook size {r['codebook_size']})",
-                highlight=False,
-                soft_wrap=True,
-            )
+    options = {
+        "model": model,
+        "device": device,
+        "codebooks": codebooks,
+        "groups": groups,
+        "group_seed": group_seed,
+        "group_size": group_size,
+    }
+    how = BatchOptions(workers, ray, ray_address, manifest)
+    results, exit_code = _run_jobs(
+        "tokens", inputs, output, options, how, force=force, as_json=as_json, listed=True,
+        required=True,
+    )  # fmt: skip
+    for r in () if as_json else (r for r in results if "error" not in r):
+        if r.get("skipped"):
+            console.print(f"{escape(r['input'])} → {escape(r['output'])}: already done")
+            continue
+        console.print(
+            f"{escape(r['input'])} → {escape(r['output'])}: {r['streams']} streams × "
+            f"{r['codebooks']} codebooks × {r['frames']} frames of {r['frame_seconds']:g} s "
+            f"({escape(r['model']['name'])}, codebook size {r['codebook_size']})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 @app.command(epilog="Example:\n\n  eegzip models --json")
@@ -690,6 +804,17 @@ def train(
     gan: Annotated[
         bool, typer.Option("--gan", help="Add DAC's multi-period and multi-band discriminators.")
     ] = False,
+    loss: Annotated[
+        str,
+        typer.Option(
+            help="Loss weights: a recipe (eegzip, dac, waveform) and/or name=value pairs, e.g. "
+            "'waveform,mel=0.5'. Terms: mel, stft, waveform (relative L1), waveform_l2, "
+            "complex_stft, band_power, commitment, codebook, adversarial, feature_matching."
+        ),
+    ] = "eegzip",
+    best_by: Annotated[
+        str, typer.Option(help="Held-out measure that picks best.safetensors: mel or prd.")
+    ] = "mel",
     multichannel: Annotated[
         bool,
         typer.Option(
@@ -705,9 +830,17 @@ def train(
 
     from eegzip.codec.dac import DACConfig
     from eegzip.train.adapt import ModelChanges
-    from eegzip.train.loop import TrainConfig
+    from eegzip.train.loop import BEST_BY, TrainConfig
     from eegzip.train.loop import train as train_model
+    from eegzip.train.losses import LossWeights
 
+    try:
+        weights = LossWeights.parse(loss)
+        if best_by not in BEST_BY:
+            raise ValueError(f"--best-by must be one of {', '.join(BEST_BY)}, not {best_by!r}")
+    except ValueError as exc:
+        _fail(UsageError(str(exc)))
+        raise typer.Exit(UsageError.exit_code) from None
     torch.set_num_threads(threads)
     config = TrainConfig(
         data_dir=data,
@@ -728,6 +861,8 @@ def train(
         crop_seconds=crop_seconds,
         lr=lr,
         eval_every=eval_every,
+        weights=weights,
+        best_by=best_by,
         gan=gan,
         device=str(registry.pick_device(device)),
     )

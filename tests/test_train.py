@@ -6,11 +6,14 @@ import json
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from eegzip.cli import app
 from eegzip.codec.checkpoints import load_weights
 from eegzip.codec.dac import DACConfig
 from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.loop import TrainConfig, train
+from eegzip.train.losses import LossWeights
 
 TINY = DACConfig(encoder_dim=4, encoder_rates=(2, 4, 8, 8), decoder_dim=32,
                  decoder_rates=(8, 8, 4, 2), n_codebooks=3, codebook_size=64,
@@ -44,3 +47,27 @@ def test_discriminator_losses_have_gradients():
     adversarial, matching = generator_losses(disc, real, fake)
     (adversarial + matching).backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0
+
+
+def test_waveform_recipe_trains_logs_its_terms_and_picks_best_by_prd(shared_data, tmp_path):
+    config = TrainConfig(data_dir=shared_data, out_dir=tmp_path, model=TINY, steps=1,
+                         batch_size=2, crop_seconds=8.0, eval_every=1, eval_crops=2,
+                         train_datasets=("muse",), eval_datasets=("eegmat",),
+                         weights=LossWeights.parse("waveform"), best_by="prd")  # fmt: skip
+    records: list[dict] = []
+    train(config, records.append)
+    assert {"waveform_l2", "complex_stft", "band_power"} <= set(records[1])
+    heldout = records[-1]["heldout"]["eegmat"]["3"]
+    assert heldout["alpha_ratio"] > 0
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["best"] == pytest.approx(heldout["prd"])
+    assert json.loads((tmp_path / "config.json").read_text())["weights"]["band_power"] == 1.0
+
+
+@pytest.mark.parametrize("args", [["--loss", "mel=loud"], ["--loss", "nope"], ["--best-by", "r"]])
+def test_train_refuses_bad_loss_options_in_one_line(tmp_path, args):
+    result = CliRunner().invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()

@@ -16,6 +16,7 @@ import torch
 
 from eegzip.codec.checkpoints import Model, load_weights
 from eegzip.codec.dac import DAC, DACConfig
+from eegzip.metrics.fidelity import BANDS
 from eegzip.metrics.mel import MultiScaleMelLoss
 from eegzip.train.adapt import (
     ModelChanges,
@@ -54,6 +55,7 @@ class TrainConfig:
     train_datasets: tuple[str, ...] = ()
     eval_datasets: tuple[str, ...] = ("eegmat", "guinea-bissau")
     weights: LossWeights = field(default_factory=LossWeights)
+    best_by: str = "mel"
     gan: bool = False
     device: str = "cpu"
 
@@ -116,10 +118,15 @@ class CodeUsage:
         return record
 
 
-def held_out_score(heldout: dict[str, dict], n_codebooks: int) -> float:
-    """Mean held-out mel loss at the most codebooks checked: what "best" means."""
+BEST_BY = ("mel", "prd")
+"""Held-out measures a run can call "best" by (lower is better): DAC's mel loss, or PRD, the
+waveform error that the waveform-aware losses aim at."""
+
+
+def held_out_score(heldout: dict[str, dict], n_codebooks: int, metric: str = "mel") -> float:
+    """Mean held-out ``metric`` at the most codebooks checked: what "best" means."""
     top = str(eval_codebooks(n_codebooks)[-1])
-    return float(np.mean([r[top]["mel"] for r in heldout.values()]))
+    return float(np.mean([r[top][metric] for r in heldout.values()]))
 
 
 def eval_codebooks(n_codebooks: int) -> list[int]:
@@ -127,8 +134,18 @@ def eval_codebooks(n_codebooks: int) -> list[int]:
     return sorted({n for n in EVAL_CODEBOOKS if n <= n_codebooks} | {min(9, n_codebooks)})
 
 
+def alpha_ratio(y: torch.Tensor, crops: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """Per crop, reconstructed / original 8-13 Hz power: the rhythm a clinician reads first."""
+    spectra = [torch.fft.rfft(s.reshape(len(s), -1).double()).abs() ** 2 for s in (y, crops)]
+    freqs = torch.fft.rfftfreq(crops.shape[-1], 1.0 / sample_rate)
+    band = (freqs >= BANDS["alpha"][0]) & (freqs < BANDS["alpha"][1])
+    kept, original = (s[:, band.to(s.device)].sum(-1) for s in spectra)
+    return kept / original.clamp(min=1e-30)
+
+
 def crop_fidelity(y: torch.Tensor, crops: torch.Tensor, mel: MultiScaleMelLoss) -> dict:
-    """Mel loss, PRD, SNR and r of reconstructions ``y`` of ``crops`` (N, 1, T)."""
+    """Mel loss, PRD, SNR, r and median alpha-power ratio of reconstructions ``y`` of ``crops``
+    (N, 1, T)."""
     err = ((y - crops) ** 2).sum()
     centred = crops - crops.mean(dim=-1, keepdim=True)
     yc = y - y.mean(dim=-1, keepdim=True)
@@ -138,6 +155,7 @@ def crop_fidelity(y: torch.Tensor, crops: torch.Tensor, mel: MultiScaleMelLoss) 
         "prd": round(float(100 * torch.sqrt(err / (crops**2).sum())), 2),
         "snr_db": round(float(10 * torch.log10((centred**2).sum() / err)), 2),
         "r": round(float(r.mean()), 4),
+        "alpha_ratio": round(float(alpha_ratio(y, crops, mel.sample_rate).median()), 4),
     }
 
 
@@ -258,6 +276,6 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
             record["heldout"] = {
                 dataset: evaluate(model, crops, loss_fn.mel) for dataset, crops in eval_sets.items()
             }
-            run.save(model, held_out_score(record["heldout"], model.n_codebooks))
+            run.save(model, held_out_score(record["heldout"], model.n_codebooks, config.best_by))
         run.log(record, report)
     return run.close()

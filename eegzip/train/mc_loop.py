@@ -140,6 +140,6 @@ def train_multichannel(
                 name: evaluate_groups(model, batch, loss_fn.mel)
                 for name, batch in eval_sets.items()
             }
-            run.save(model, held_out_score(record["heldout"], model.n_codebooks))
+            run.save(model, held_out_score(record["heldout"], model.n_codebooks, config.best_by))
         run.log(record, report)
     return run.close()
