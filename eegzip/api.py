@@ -70,6 +70,10 @@ def compress(
     group_seed: int | None = None,
     group_size: int | None = None,
     entropy: bool = True,
+    anonymize: bool = False,
+    shift_date: int = 0,
+    drop_date: bool = False,
+    drop_annotation_text: bool = False,
     progress: Progress | None = None,
 ) -> CompressResult:
     """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity.
@@ -87,7 +91,13 @@ def compress(
     identical codes); ``False`` writes them bit-packed and zstd-compressed, as before 1.2.
     The result's ``code_stats`` gives the bits per code against log2(codebook size) and the
     codes' empirical entropy.
+
+    ``anonymize`` stores the header in EDF+'s anonymised form (patient ``X X X X``, recording
+    ``Startdate <date> X X X``); ``shift_date`` moves the start date by that many days,
+    ``drop_date`` withholds it, ``drop_annotation_text`` drops every annotation text (each
+    implies ``anonymize``). The original identifiers are not written to the container.
     """
+    from eegzip.edf.anonymize import Anonymization
     from eegzip.pipeline.compress import CompressOptions, compress_file
 
     source = Path(path)
@@ -104,6 +114,11 @@ def compress(
         group_seed=group_seed,
         group_size=group_size,
         entropy=entropy,
+        anonymize=(
+            Anonymization(shift_date, drop_date, drop_annotation_text)
+            if anonymize or shift_date or drop_date or drop_annotation_text
+            else None
+        ),
     )
     return compress_file(source, target, codec, options, progress)
 
@@ -213,6 +228,7 @@ def info(path: str | Path) -> dict:
                 "n_records": header.n_records,
                 "record_duration": header.record_duration,
             },
+            "anonymized": meta.get("anonymized"),
             "model": meta.get("model"),
             "codebooks_kept": meta.get("codebooks_kept"),
             "grouping": grouping.summary(labels) if grouping else None,

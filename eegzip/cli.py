@@ -308,6 +308,36 @@ def compress(
             "about 8 % larger code data, same codes.",
         ),
     ] = False,
+    anonymize: Annotated[
+        bool,
+        typer.Option(
+            "--anonymize",
+            help="Store the header de-identified in EDF+'s forms: patient 'X X X X', "
+            "recording 'Startdate <date> X X X' (the originals are not stored).",
+        ),
+    ] = False,
+    shift_date: Annotated[
+        int,
+        typer.Option(
+            "--shift-date",
+            help="Move the start date by DAYS (implies --anonymize).",
+            metavar="DAYS",
+        ),
+    ] = 0,
+    drop_date: Annotated[
+        bool,
+        typer.Option(
+            "--drop-date",
+            help="Withhold the start date: 'Startdate X', 01.01.85 (implies --anonymize).",
+        ),
+    ] = False,
+    drop_annotation_text: Annotated[
+        bool,
+        typer.Option(
+            "--drop-annotation-text",
+            help="Drop every annotation text, keep the time keeping (implies --anonymize).",
+        ),
+    ] = False,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     force: ForceOption = False,
@@ -336,6 +366,10 @@ def compress(
         "group_seed": group_seed,
         "group_size": group_size,
         "entropy": not no_entropy,
+        "anonymize": anonymize,
+        "shift_date": shift_date,
+        "drop_date": drop_date,
+        "drop_annotation_text": drop_annotation_text,
     }
     how = BatchOptions(workers, ray, ray_address, manifest)
     results, exit_code = _run_jobs(
@@ -516,6 +550,13 @@ def info(
             highlight=False,
         )
         console.print(f"  patient: {rec['patient']!r}  recording: {rec['recording']!r}")
+        if r.get("anonymized"):
+            how = r["anonymized"]
+            console.print(
+                f"  anonymised: patient {how['patient']!r}, start date {how['start_date']}, "
+                f"annotation text {how['annotation_text']}",
+                highlight=False,
+            )
         console.print(
             f"  model {model.get('name')} (sha256 {str(model.get('sha256'))[:16]}…), "
             f"{r['codebooks_kept']}/{model.get('n_codebooks')} codebooks × "

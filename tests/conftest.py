@@ -13,16 +13,27 @@ from eegzip.demo import make_demo_edf
 from eegzip.edf import Annotation, EdfHeader, EdfWriter, SignalHeader, build_header, encode_tals
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real EEG data folder (../shared/data next to the checkout); never copied into git."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "data"
+def _shared(folder: str, what: str) -> Path:
+    """A folder of ../shared next to the checkout: skipped when absent, a failure in CI."""
+    path = Path(__file__).resolve().parents[2] / "shared" / folder
     if not path.is_dir():
-        message = f"real EEG data not found at {path}"
+        message = f"{what} not found at {path}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real EEG data folder (../shared/data next to the checkout); never copied into git."""
+    return _shared("data", "real EEG data")
+
+
+@pytest.fixture(scope="session")
+def shared_repro() -> Path:
+    """Reproductions of reliability defects (../shared/repro, described in its README)."""
+    return _shared("repro", "defect reproductions")
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from eegzip.container import (
     CodeBlock,
     ContainerReader,
     ContainerWriter,
+    IntegerResidualBlock,
     RawBlock,
     ResidualBlock,
     pack,
@@ -906,6 +907,46 @@ def test_resp_needs_the_decoded_output(tmp_path: Path) -> None:
         reader.residual_block(0)
     with pytest.raises(ValueError, match="give decoded"):
         encode_predictive_block(dataclasses.replace(written, decoded=None))
+
+
+def _integer_residual_container(path: Path) -> tuple[Path, IntegerResidualBlock]:
+    """A code block and its portable residual layer (RESI, 1.4)."""
+    rng = np.random.default_rng(4)
+    code = CodeBlock(index=0, start_frame=0, codes=rng.integers(0, 1024, (2, 9, 4), np.uint16),
+                     offsets=np.zeros(2, np.float32), scales=np.ones(2, np.float32), bits=10,
+                     start_seconds=0.0, duration_seconds=8.0)  # fmt: skip
+    walk = np.cumsum(rng.integers(-300, 300, (2, 1000)), axis=1)
+    residual = IntegerResidualBlock(
+        index=0,
+        steps=np.array([1, 7], np.uint32),
+        lows=np.array([-(2**31), -100], np.int32),
+        highs=np.array([2**31 - 1, 100], np.int32),
+        residuals=walk.astype(np.int32),
+        start_seconds=0.0,
+        duration_seconds=8.0,
+    )
+    with ContainerWriter(path) as writer:
+        writer.write_meta({"x": 1})
+        writer.write_edf_header(b"h" * 512)
+        writer.write_code_block(code)
+        writer.write_residual_block(residual)
+    return path, residual
+
+
+def test_integer_residual_block_round_trip(tmp_path: Path) -> None:
+    """RESI needs nothing but its bytes; its samples are step·k clamped to the stored bounds."""
+    path, written = _integer_residual_container(tmp_path / "r.eegc")
+    with ContainerReader.open(path) as reader:
+        assert not reader.residual_needs_decoder(0) and reader.verify() == []
+        block = reader.residual_block(0)
+        assert "RESI" in reader.sizes()
+    assert np.array_equal(block.residuals, written.residuals)
+    assert np.array_equal(block.lows, written.lows) and np.array_equal(block.highs, written.highs)
+    samples = block.samples()
+    assert np.array_equal(samples[0], written.residuals[0])
+    assert np.array_equal(samples[1], np.clip(7 * written.residuals[1].astype(np.int64), -100, 100))
+    with pytest.raises(ValueError, match="lows <= highs"):
+        dataclasses.replace(written, lows=written.highs, highs=written.lows)
 
 
 def test_residual_for_a_missing_code_block_is_refused(tmp_path: Path) -> None:

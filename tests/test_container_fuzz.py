@@ -95,22 +95,25 @@ def index_payload(data: bytes) -> bytes:
     return data[index_offset + BLOCK_HEADER.size : index_offset + index_length - CRC.size]
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["RESP", "RESD"])
+@pytest.fixture(scope="module", params=["RESP", "RESD", "RESI"])
 def residual_file(tmp_path_factory: pytest.TempPathFactory, request) -> tuple[Path, bytes, Any]:
-    from test_container import _residual_container
+    from test_container import _integer_residual_container, _residual_container
 
     folder = tmp_path_factory.mktemp("fuzz-resd")
-    original, block = _residual_container(folder / "original.eegc", legacy=request.param)
+    if request.param == "RESI":
+        original, _ = _integer_residual_container(folder / "original.eegc")
+        return folder / "mutated.eegc", original.read_bytes(), None
+    original, block = _residual_container(folder / "original.eegc", legacy=request.param == "RESD")
     return folder / "mutated.eegc", original.read_bytes(), block.decoded
 
 
 @settings(max_examples=150, deadline=None)
 @given(steps=mutations)
 def test_mutated_residual_payloads(residual_file: tuple[Path, bytes, Any], steps: list[Mutation]):
-    """The residual decoders see damaged payloads behind valid checksums (RESP and RESD)."""
+    """The residual decoders see damaged payloads behind valid checksums (RESP, RESD, RESI)."""
     path, original, decoded = residual_file
     frames = split_frames(original)
-    target = next(i for i, f in enumerate(frames) if f[0] in (b"RESD", b"RESP"))
+    target = next(i for i, f in enumerate(frames) if f[0] in (b"RESD", b"RESP", b"RESI"))
     block_type, flags, payload = frames[target]
     frames[target] = (block_type, flags, mutate(payload, steps))
     path.write_bytes(assemble(frames, version=(1, 2)))

@@ -18,6 +18,7 @@ from eegzip.demo import make_demo_edf
 
 runner = CliRunner()
 SECONDS = 70  # two 64-s code blocks
+LEGACY = Path(__file__).parent / "data" / "legacy-1.3-lossless.eegc"  # see test_residual.py
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +60,12 @@ def test_intact_files_pass(lossy, lossless, full):
     assert code == 0 and not stderr.strip(), (lines, stderr)  # (--full: a progress bar)
     assert [line.split(": OK")[0] for line in lines] == [str(lossy), str(lossless)]
     if full:
-        assert "matches the stored checksums of all 2 blocks" in lines[1]
+        assert "decoded 70 s exactly (archival: needs no codec)" in lines[1]
         assert "lossy: no checksums stored" in lines[0]
     report = eegzip.verify(lossless, full=full)
     assert report.ok and report.problems == () and report.full == full
-    assert (report.decoded_seconds, report.checksummed_blocks) == (
-        (SECONDS, 2) if full else (None, 0)
+    assert (report.decoded_seconds, report.checksummed_blocks, report.portable_blocks) == (
+        (SECONDS, 0, 2) if full else (None, 0, 0)
     )
 
 
@@ -121,12 +122,11 @@ def test_json_lists_every_file_of_a_folder(lossy, tmp_path):
     assert single.exit_code == 0 and json.loads(single.stdout)[0]["ok"] is True
 
 
-def test_full_decode_catches_decoder_output_that_differs_from_the_stored_checksums(
-    lossless, tmp_path
-):
-    """A stored checksum that no longer matches (block CRC still right): only --full sees it."""
-    data = bytearray(lossless.read_bytes())
-    entry = next(e for e in _entries(lossless) if e.block_type == RESP)
+def test_full_decode_catches_decoder_output_that_differs_from_the_stored_checksums(tmp_path):
+    """Format 1.3: a stored checksum that no longer matches (block CRC still right): only
+    --full sees it."""
+    data = bytearray(LEGACY.read_bytes())
+    entry = next(e for e in _entries(LEGACY) if e.block_type == RESP)
     payload = entry.offset + BLOCK_HEADER.size
     n_channels = RESP_HEADER.unpack_from(data, payload)[4]
     data[payload + RESP_HEADER.size + 4 * n_channels] ^= 0x01  # first channel's output CRC

@@ -4,7 +4,7 @@ Layout and rules: formats/eegc.md. Constants: format.py.
 """
 
 from .bitpack import pack, packed_size, unpack
-from .blocks import CodeBlock, RawBlock, ResidualBlock
+from .blocks import CodeBlock, IntegerResidualBlock, RawBlock, ResidualBlock
 from .format import FORMAT_MAJOR, FORMAT_MINOR
 from .reader import ContainerReader
 from .writer import ContainerWriter
@@ -18,6 +18,7 @@ __all__ = [
     "CodeBlock",
     "ContainerReader",
     "ContainerWriter",
+    "IntegerResidualBlock",
     "RawBlock",
     "ResidualBlock",
     "pack",

@@ -210,6 +210,49 @@ class ResidualBlock:
             raise ValueError(f"decoded must be integers of shape {self.residuals.shape}")
 
 
+@dataclass(frozen=True, eq=False)
+class IntegerResidualBlock:
+    """One code block's codec channels in the archival modes, independent of the neural decoder.
+
+    For channel c: sample = clamp(steps[c] * residuals[c], lows[c], highs[c]). The writer sets
+    the bounds to the declared digital range widened to the block's own samples, so clamping
+    only ever moves a value towards the original: samples outside the declared range are kept
+    (exactly, or within the bound). Stored as RESI (1.4), decoded by integer arithmetic only.
+    """
+
+    index: int
+    steps: np.ndarray  # uint32, (n_channels,), >= 1
+    lows: np.ndarray  # int32, (n_channels,)
+    highs: np.ndarray  # int32, (n_channels,), >= lows
+    residuals: np.ndarray  # int32, (n_channels, n_samples)
+    start_seconds: float
+    duration_seconds: float
+
+    def __post_init__(self) -> None:
+        _check_int("index", self.index, 0, _U32)
+        _check_time_range(self.start_seconds, self.duration_seconds)
+        if self.residuals.ndim != 2 or self.residuals.dtype.kind not in "ui":
+            raise ValueError("residuals must be a 2-D integer array")
+        n_channels, n_samples = self.residuals.shape
+        _check_int("n_channels", n_channels, 1, _U16)
+        if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
+            raise ValueError(f"{n_channels * n_samples} residuals is out of range")
+        for name in ("steps", "lows", "highs"):
+            values = getattr(self, name)
+            if values.shape != (n_channels,) or values.dtype.kind not in "ui":
+                raise ValueError(f"{name} must be integers of shape ({n_channels},)")
+        if self.steps.min() < 1 or self.steps.max() > _U32:
+            raise ValueError("steps must lie in [1, 2**32)")
+        bounds = np.stack([self.lows, self.highs]).astype(np.int64)
+        if (bounds[0] > bounds[1]).any() or bounds.min() < -(2**31) or bounds.max() >= 2**31:
+            raise ValueError("clamp bounds must be int32 with lows <= highs")
+
+    def samples(self) -> np.ndarray:
+        """The digital values this block restores (int32, channels × samples)."""
+        values = self.residuals.astype(np.int64) * self.steps.astype(np.int64)[:, None]
+        return np.clip(values, self.lows[:, None], self.highs[:, None]).astype(np.int32)
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """Where one block sits in the file, and the time range it covers (0, 0 if none)."""
@@ -419,6 +462,50 @@ def decode_predictive_block(payload: bytes, decoded: np.ndarray) -> ResidualBloc
         payload[head.body :], decoded, head.steps, head.segment, head.partition
     )
     return _residual_block(head, residuals, decoded)
+
+
+def encode_integer_residual_block(block: IntegerResidualBlock) -> bytes:
+    """A RESI payload (1.4): RESP's layout with d = 0 and clamp bounds for the checksums."""
+    n_channels, n_samples = block.residuals.shape
+    head = RESP_HEADER.pack(
+        block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels,
+        RESP_SEGMENT, RESP_PARTITION,
+    )  # fmt: skip
+    return b"".join((
+        head,
+        block.steps.astype("<u4").tobytes(),
+        block.lows.astype("<i4").tobytes(),
+        block.highs.astype("<i4").tobytes(),
+        encode_residuals(block.residuals, None, block.steps, RESP_SEGMENT, RESP_PARTITION),
+    ))  # fmt: skip
+
+
+def decode_integer_residual_block(payload: bytes) -> IntegerResidualBlock:
+    """A RESI payload; needs nothing but its bytes."""
+    head = decode_residual_head(payload, predictive=True)
+    n_channels, at = head.n_channels, head.body  # body: after steps and the 4C-byte field
+    if len(payload) < at + 4 * n_channels:
+        raise ValueError("payload is too short for its clamp bounds")
+    lows = np.frombuffer(payload, "<i4", n_channels, at - 4 * n_channels).astype(np.int32)
+    highs = np.frombuffer(payload, "<i4", n_channels, at).astype(np.int32)
+    if (lows > highs).any():
+        raise ValueError("a clamp bound has low > high")
+    zeros = np.zeros((n_channels, head.n_samples), np.int64)
+    residuals = decode_residuals(
+        payload[at + 4 * n_channels :], zeros, head.steps, head.segment, head.partition,
+        codec_terms=False,
+    )  # fmt: skip
+    if residuals.min() < -(2**31) or residuals.max() >= 2**31:
+        raise ValueError("residuals do not fit 32 bits")
+    return IntegerResidualBlock(
+        index=head.index,
+        steps=head.steps,
+        lows=lows,
+        highs=highs,
+        residuals=residuals.astype(np.int32),
+        start_seconds=head.start_seconds,
+        duration_seconds=head.duration_seconds,
+    )
 
 
 def _residual_block(

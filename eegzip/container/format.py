@@ -9,7 +9,7 @@ import struct
 
 # Version written by this eegzip; readers accept any minor of FORMAT_MAJOR (spec §8).
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 3
+FORMAT_MINOR = 4
 
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
@@ -44,6 +44,9 @@ ECOD = b"ECOD"
 EDFZ = b"EDFZ"
 RAWT = b"RAWT"
 MTRZ = b"MTRZ"
+# Defined in 1.4.
+RESI = b"RESI"
+XFRM = b"XFRM"
 
 # Block 1: the EDF header, verbatim (EDFH) or zstd-compressed (EDFZ, 1.3).
 HEADER_TYPES = (EDFH, EDFZ)
@@ -74,11 +77,14 @@ BLOCK_KINDS = {
     RESD: "residual",
     GCOD: "grouped codes",
     RESP: "residual",
+    RESI: "residual",
+    XFRM: "spectral",
     ECOD: "entropy-coded codes",
 }
 
-# Blocks holding the residual layer of one code block: RESD (1.1, still read), RESP (1.2).
-RESIDUAL_TYPES = (RESD, RESP)
+# Blocks holding the residual layer of one code block: RESD (1.1) and RESP (1.2), still read;
+# RESI (1.4), which does not depend on the neural decoder's output.
+RESIDUAL_TYPES = (RESD, RESP, RESI)
 
 # Fixed-size head of a CODE payload: start_frame, start_seconds, duration_seconds,
 # block_index, n_frames, n_channels, n_codebooks, bits.
@@ -132,6 +138,23 @@ RESD_MAX_ORDER = 2
 # channel, segment after segment: RESP_MODEL_HEAD, u16 neighbour channels, packed
 # coefficients), u32 word count, the range-coded words and the raw bits (spec §5.10).
 RESP_HEADER = struct.Struct("<ddIIHIH")
+# A RESI payload (1.4) is RESP's with the signal's own quantised values in place of the
+# decoder's output (d = 0, so no codec terms: every model's codec_lags is 0) and per-channel
+# i32 clamp bounds in place of the checksums: RESP_HEADER, n_channels u32 steps, n_channels
+# i32 lows, n_channels i32 highs, then the models and the range-coded errors as in RESP. Its
+# decoding is integer arithmetic only, so it gives the same samples on every machine.
+# An XFRM payload (1.4) is one block of the spectral codec (spec §5.14): XFRM_HEADER
+# (start_seconds, duration_seconds, block_index, n_samples per channel, n_channels, window,
+# partition_length, step in µV, recon_offset, n_bands), n_channels f32 means in µV, n_bands > 0:
+# n_channels × n_bands u8 gain codes then as many u8 noise codes, then the quantised DCT
+# coefficients (channel after channel, frequency-major) range coded as RESP's errors are.
+XFRM_HEADER = struct.Struct("<ddIIHIIfBB")
+XFRM_BAND_EDGES_HZ = (0.5, 4.0, 8.0, 13.0, 30.0, 45.0)  # delta, theta, alpha, beta, gamma
+XFRM_GAIN_STEPS_PER_OCTAVE = 32  # gain code g multiplies by 2**(g / 32)
+XFRM_NOISE_LEVELS = 256  # noise code n is an RMS of n / 256 quantiser steps
+XFRM_RECON_LEVELS = 256  # recon_offset r: a magnitude |q| ≥ 1 is dequantised to |q| − r / 256
+XFRM_MAX_WINDOW = 1 << 20
+XFRM_PARTITION = 64  # writer's choice: coefficients per entropy context
 RESP_MODEL_HEAD = struct.Struct("<BBBBB")  # order, codec_lags, n_neighbours, shift, coef_bits
 RESP_MAX_ORDER = 32  # own-history taps
 RESP_CODEC_LAGS = 3  # most codec terms: k[t-1] and Δd[t+j] for |j| < codec_lags

@@ -26,11 +26,13 @@ from ..errors import (
 from .blocks import (
     CodeBlock,
     IndexEntry,
+    IntegerResidualBlock,
     RawBlock,
     ResidualBlock,
     decode_code_block,
     decode_edf_header,
     decode_index,
+    decode_integer_residual_block,
     decode_json,
     decode_metrics,
     decode_predictive_block,
@@ -60,6 +62,7 @@ from .format import (
     PREAMBLE_SIZE,
     RAW_TYPES,
     RESD,
+    RESI,
     RESIDUAL_TYPES,
     RESP,
     TRAILER,
@@ -222,24 +225,39 @@ class ContainerReader:
     def has_residuals(self) -> bool:
         return bool(self._residual_numbers)
 
-    def residual_block(self, i: int, decoded: np.ndarray | None = None) -> ResidualBlock | None:
+    def residual_needs_decoder(self, i: int) -> bool:
+        """Whether code block ``i``'s residual layer is a RESD or RESP block (format ≤ 1.3),
+        which corrects the neural decoder's output, rather than RESI, which needs nothing."""
+        number = self._residual_numbers.get(i)
+        return number is not None and self._layout.entries[number].block_type != RESI
+
+    def residual_block(
+        self, i: int, decoded: np.ndarray | None = None
+    ) -> IntegerResidualBlock | ResidualBlock | None:
         """The bounded-error layer of code block ``i``, or None if the file has none for it.
 
-        ``decoded`` is the decoder's digital output for the block: a RESP block is predicted
-        from it, and with it either type is refused (UnsupportedError) when its checksums
-        differ from those the writer stored, since the bound would not hold.
+        A RESI block (1.4) needs nothing else. For the older types ``decoded`` is the decoder's
+        digital output for the block: a RESP block is predicted from it, and with it either
+        type is refused (UnsupportedError) when its checksums differ from those the writer
+        stored, since the bound would not hold.
         """
         number = self._residual_numbers.get(i)
         if number is None:
             return None
+        if self._layout.entries[number].block_type == RESI:
+            block = self._decode(number, decode_integer_residual_block)
+            self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
+            return block
         predictive = self._layout.entries[number].block_type == RESP
         if decoded is not None:
             head = self._decode(number, lambda p: decode_residual_head(p, predictive))
             if not np.array_equal(reconstruction_checksums(decoded), head.recon_crc):
                 raise UnsupportedError(
                     f"{self._name}: this machine's decoder output differs from the one that "
-                    f"wrote the file (block {i}), so the error bound cannot be guaranteed here; "
-                    "decompress with the same eegzip, torch and device type"
+                    f"wrote this format-{self._version[0]}.{self._version[1]} file (block {i}), "
+                    "so its error bound cannot be guaranteed here; decompress it with the "
+                    "eegzip, torch, device and OMP_NUM_THREADS that wrote it (files written "
+                    "by eegzip with format 1.4 decode exactly anywhere)"
                 )
         if predictive:
             if decoded is None:
@@ -252,7 +270,8 @@ class ContainerReader:
 
     def check_residual(self, i: int) -> bool:
         """Whether code block ``i`` has a residual block that reads cleanly (CRC, and a full
-        decode for RESD; a RESP block's data needs the decoder's output, so its head only).
+        decode for RESI and RESD; a RESP block's data needs the decoder's output, so its head
+        only).
         False if there is none; ContainerFormatError if it is damaged.
         """
         number = self._residual_numbers.get(i)
@@ -263,7 +282,7 @@ class ContainerReader:
 
     def _check_residual_at(self, number: int) -> None:
         entry = self._layout.entries[number]
-        if entry.block_type == RESD:
+        if entry.block_type in (RESD, RESI):
             self.residual_block(entry.key)
         else:  # RESP: its data needs the model, so the head only
             head = self._decode(number, lambda p: decode_residual_head(p, True))

@@ -179,10 +179,10 @@ def _quantise(coef: np.ndarray, precision: int) -> tuple[int, np.ndarray]:
     return shift, q.astype(np.int64)
 
 
-def _structures(n_rows: int, n_neighbours: int):
+def _structures(n_rows: int, n_neighbours: int, codec_terms: bool):
     """(order, codec_lags, neighbours used) candidates that the segment has rows enough for."""
     for order in _ORDERS:
-        for codec in (0, RESP_CODEC_LAGS):
+        for codec in (0, RESP_CODEC_LAGS) if codec_terms else (0,):
             for nb in (0, n_neighbours) if n_neighbours else (0,):
                 if 2 * (order + 2 * codec + 3 * nb) <= n_rows:
                     yield order, codec, nb
@@ -190,22 +190,22 @@ def _structures(n_rows: int, n_neighbours: int):
 
 def _fit(
     x: np.ndarray, c: int, lo: int, hi: int, sig: Signals, k: np.ndarray, y_prev: np.ndarray,
-    target: np.ndarray,
+    target: np.ndarray, codec_terms: bool,
 ) -> tuple[Model, np.ndarray]:  # fmt: skip
     """The model of channel c over [lo, hi) that costs fewest estimated bits, and its errors."""
     n_neighbours = min(c, RESP_MAX_NEIGHBOURS)
     best = (EMPTY, _errors_of(EMPTY, x, c, lo, hi, sig, k, y_prev))
     best_bits = _estimate_bits(best[1])
-    candidates = list(_structures(hi - lo, n_neighbours))
+    candidates = list(_structures(hi - lo, n_neighbours, codec_terms))
     if not candidates:
         return best
     xs = np.asfortranarray(x[lo:hi], np.float64)
     t = target[lo:hi].astype(np.float64)
-    full = np.arange(xs.shape[1])
+    full = _columns(RESP_MAX_ORDER, RESP_CODEC_LAGS if codec_terms else 0, n_neighbours)
     rows = slice(None, None, 2)  # the reweighting steps look at every other sample: half the time
     gram, rhs = xs[rows].T @ xs[rows], xs[rows].T @ t[rows]
     for last in [False] * (_REWEIGHTINGS - 1) + [True]:  # towards a log-like loss, nearer bits
-        r = np.abs(t - xs @ _solve(gram, rhs, full))
+        r = np.abs(t - xs[:, full] @ _solve(gram, rhs, full))
         w = 1 / (r + 1 + 0.5 * np.median(r))
         sel = slice(None) if last else rows
         xw, tw = xs[sel] * w[sel, None], t[sel] * w[sel]
@@ -230,10 +230,15 @@ def _fit(
 
 
 def encode_residuals(
-    residuals: np.ndarray, decoded: np.ndarray, steps: np.ndarray, segment: int, partition: int
+    residuals: np.ndarray,
+    decoded: np.ndarray | None,
+    steps: np.ndarray,
+    segment: int,
+    partition: int,
 ) -> bytes:
     """Models and entropy-coded errors of quantised residuals k (channels, samples).
 
+    ``decoded=None`` codes the signal's own quantised values (RESI: d = 0, no codec terms).
     The fits' small solves run on one BLAS thread: more threads gain nothing at this size,
     stall for seconds when other work shares the cores, and round differently, so the chosen
     models (and the bytes) would depend on the thread count.
@@ -243,9 +248,14 @@ def encode_residuals(
 
 
 def _encode_residuals(
-    residuals: np.ndarray, decoded: np.ndarray, steps: np.ndarray, segment: int, partition: int
+    residuals: np.ndarray,
+    decoded: np.ndarray | None,
+    steps: np.ndarray,
+    segment: int,
+    partition: int,
 ) -> bytes:
-    sig = Signals.of(decoded, steps)
+    codec_terms = decoded is not None
+    sig = Signals.of(np.zeros_like(residuals) if decoded is None else decoded, steps)
     k = residuals.astype(np.int64)
     y = sig.decoded + sig.steps * k
     y_prev = np.concatenate([sig.decoded[:, :1], y[:, :-1]], axis=1)
@@ -255,7 +265,7 @@ def _encode_residuals(
         v = y[c] - y_prev[c]
         x = _design(c, sig, k, v, errors)
         for lo, hi in segments(k.shape[1], segment):
-            model, errors[c, lo:hi] = _fit(x, c, lo, hi, sig, k, y_prev[c], v)
+            model, errors[c, lo:hi] = _fit(x, c, lo, hi, sig, k, y_prev[c], v, codec_terms)
             models.append(model)
     return b"".join(encode_model(m) for m in models) + encode_errors(errors, partition)
 
@@ -289,7 +299,9 @@ def _unpack_signed(data: bytes, bits: int, count: int) -> np.ndarray:
     return np.where(unsigned >= 1 << (bits - 1), unsigned - (1 << bits), unsigned)
 
 
-def _decode_models(data: bytes, n_channels: int, n_segments: int) -> tuple[list[list[Model]], int]:
+def _decode_models(
+    data: bytes, n_channels: int, n_segments: int, codec_terms: bool
+) -> tuple[list[list[Model]], int]:
     """Models per channel and segment, and where the entropy-coded part starts."""
     at = 0
     models: list[list[Model]] = []
@@ -300,7 +312,8 @@ def _decode_models(data: bytes, n_channels: int, n_segments: int) -> tuple[list[
                 raise ValueError("payload ends inside the prediction models")
             order, codec, n_nb, shift, bits = MODEL_HEAD.unpack_from(data, at)
             at += MODEL_HEAD.size
-            if order > RESP_MAX_ORDER or codec > RESP_CODEC_LAGS or shift > RESP_MAX_SHIFT:
+            most_lags = RESP_CODEC_LAGS if codec_terms else 0
+            if order > RESP_MAX_ORDER or codec > most_lags or shift > RESP_MAX_SHIFT:
                 raise ValueError(f"model of channel {c}: order, codec lags or shift out of range")
             if n_nb > min(c, RESP_MAX_NEIGHBOURS):
                 raise ValueError(f"channel {c} lists {n_nb} neighbours")
@@ -369,12 +382,21 @@ def _run(
 
 
 def decode_residuals(
-    data: bytes, decoded: np.ndarray, steps: np.ndarray, segment: int, partition: int
+    data: bytes,
+    decoded: np.ndarray,
+    steps: np.ndarray,
+    segment: int,
+    partition: int,
+    codec_terms: bool = True,
 ) -> np.ndarray:
-    """Quantised residuals k (channels, samples) from a RESP body; ValueError if malformed."""
+    """Quantised residuals k (channels, samples) from a RESP body; ValueError if malformed.
+
+    A RESI body is decoded with ``decoded`` all zeros and ``codec_terms=False`` (models with
+    codec terms are then refused).
+    """
     n_channels, n = decoded.shape
     spans = segments(n, segment)
-    models, at = _decode_models(data, n_channels, len(spans))
+    models, at = _decode_models(data, n_channels, len(spans), codec_terms)
     errors = decode_errors(data[at:], n_channels, n, partition)
     sig = Signals.of(decoded, steps)
     return _run(models, errors, sig, spans)

@@ -16,12 +16,14 @@ from ..errors import EegzipError, OutputExistsError
 from .blocks import (
     CodeBlock,
     IndexEntry,
+    IntegerResidualBlock,
     RawBlock,
     ResidualBlock,
     code_block_type,
     code_data_offset,
     encode_code_block,
     encode_index,
+    encode_integer_residual_block,
     encode_json,
     encode_predictive_block,
     encode_raw_block,
@@ -42,6 +44,7 @@ from .format import (
     MTRC,
     MTRZ,
     PREAMBLE,
+    RESI,
     RESP,
     TRAILER,
 )
@@ -151,17 +154,20 @@ class ContainerWriter:
             duration=block.duration_seconds,
         )
 
-    def write_residual_block(self, block: ResidualBlock) -> None:
+    def write_residual_block(self, block: IntegerResidualBlock | ResidualBlock) -> None:
         """The bounded-error layer of code block ``block.index`` (written after that block).
 
-        Written as RESP, predicted from ``block.decoded``, which must therefore be given.
+        Written as RESI (what eegzip writes), or for a ResidualBlock as RESP (format 1.3's,
+        predicted from ``block.decoded``, which must therefore be given; kept so that tests
+        can write 1.3-style files).
         """
         self._expect(_Stage.DATA, "residual block")
         if block.index >= self._n_code_blocks:
             raise ValueError(f"residual block {block.index} given before its code block")
+        portable = isinstance(block, IntegerResidualBlock)
         self._add_block(
-            RESP,
-            encode_predictive_block(block),
+            RESI if portable else RESP,
+            encode_integer_residual_block(block) if portable else encode_predictive_block(block),
             key=block.index,
             start=block.start_seconds,
             duration=block.duration_seconds,

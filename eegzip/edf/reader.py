@@ -115,12 +115,8 @@ class EdfFile:
         self, signal_index: int, start_record: int = 0, stop_record: int | None = None
     ) -> np.ndarray:
         """The signal's stored integers over records [start, stop) as a 1-D int32 array."""
-        block = np.ascontiguousarray(self._block(signal_index, start_record, stop_record))
-        if not self.header.is_bdf:
-            return block.view("<i2").reshape(-1).astype(np.int32)
-        b = block.reshape(-1, 3).astype(np.int32)
-        value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        return (value ^ 0x800000) - 0x800000  # 24-bit two's complement sign extension
+        block = self._block(signal_index, start_record, stop_record)
+        return digital_from_bytes(block.tobytes(), self.header.bytes_per_sample)
 
     def read_physical(
         self, signal_index: int, start_record: int = 0, stop_record: int | None = None
@@ -154,3 +150,13 @@ class EdfFile:
     def start_subsecond(self) -> float:
         """Seconds from the header start time to the first record (EDF+ only; else 0.0)."""
         return self._track.start_offset
+
+
+def digital_from_bytes(data: bytes, width: int) -> np.ndarray:
+    """Little-endian signed words of ``width`` bytes (2: EDF, 3: BDF) as a 1-D int32 array."""
+    raw = np.frombuffer(data, np.uint8)
+    if width == 2:
+        return raw.view("<i2").astype(np.int32)
+    b = raw.reshape(-1, 3).astype(np.int32)
+    value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+    return (value ^ 0x800000) - 0x800000  # 24-bit two's complement sign extension

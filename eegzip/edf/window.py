@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from eegzip.edf.header import EdfHeader
@@ -22,9 +22,15 @@ _EDF_PLUS_DATE = re.compile(r"^Startdate \d{2}-[A-Z]{3}-\d{4}")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
-def _put(raw: bytearray, field: tuple[int, int], text: str) -> None:
+def put_field(raw: bytearray, field: tuple[int, int], text: str) -> None:
+    """Write ``text`` space-padded into the header field at (offset, width)."""
     offset, width = field
     raw[offset : offset + width] = text.ljust(width).encode("ascii")
+
+
+def edf_plus_date(day: date) -> str:
+    """The EDF+ recording field's date form: 02-MAR-2004."""
+    return f"{day.day:02d}-{_MONTHS[day.month - 1]}-{day.year}"
 
 
 def window_header(
@@ -38,13 +44,13 @@ def window_header(
     if not 1985 <= start.year <= 2084:
         raise UnsupportedError(f"window start {start:%Y} is outside EDF's date range 1985-2084")
     raw = bytearray(raw_header)
-    _put(raw, _STARTDATE, start.strftime("%d.%m.%y"))
-    _put(raw, _STARTTIME, start.strftime("%H.%M.%S"))
-    _put(raw, _N_RECORDS, str(count))
+    put_field(raw, _STARTDATE, start.strftime("%d.%m.%y"))
+    put_field(raw, _STARTTIME, start.strftime("%H.%M.%S"))
+    put_field(raw, _N_RECORDS, str(count))
     recording = raw[_RECORDING[0] : sum(_RECORDING)].decode("latin-1")
     if header.is_plus and _EDF_PLUS_DATE.match(recording):
-        date = f"Startdate {start.day:02d}-{_MONTHS[start.month - 1]}-{start.year}"
-        _put(raw, _RECORDING, _EDF_PLUS_DATE.sub(date, recording).rstrip())
+        moved = f"Startdate {edf_plus_date(start.date())}"
+        put_field(raw, _RECORDING, _EDF_PLUS_DATE.sub(moved, recording).rstrip())
     return bytes(raw), shift
 
 

@@ -127,7 +127,11 @@ def _umask() -> int:
 
 
 def _as_bytes(data: np.ndarray | bytes, index: int, h: EdfHeader) -> bytes:
-    """Signal samples as little-endian 2- or 3-byte integers, range-checked."""
+    """Signal samples as little-endian 2- or 3-byte integers, checked against the sample width.
+
+    Not against the declared digital range: recordings from the field hold samples outside it,
+    and a lossless decode must give them back.
+    """
     s = h.signals[index]
     if isinstance(data, bytes):
         if not s.is_annotation:
@@ -136,11 +140,11 @@ def _as_bytes(data: np.ndarray | bytes, index: int, h: EdfHeader) -> bytes:
     samples = np.asarray(data)
     if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.integer):
         raise ValueError(f"signal {index} ({s.label!r}) needs a 1-D integer array")
-    lo, hi = h.digital_range if s.is_annotation else (s.digital_min, s.digital_max)
+    lo, hi = h.digital_range
     if samples.size and (samples.min() < lo or samples.max() > hi):
         raise ValueError(
             f"signal {index} ({s.label!r}) has samples in {samples.min()}..{samples.max()}, "
-            f"outside its digital range {lo}..{hi}"
+            f"outside the {lo}..{hi} its {h.bytes_per_sample}-byte samples can hold"
         )
     if not h.is_bdf:
         return samples.astype("<i2").tobytes()

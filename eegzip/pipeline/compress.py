@@ -18,9 +18,10 @@ import numpy as np
 
 from eegzip import __version__
 from eegzip.codec.registry import Codec
-from eegzip.container import ContainerReader, ContainerWriter, RawBlock, ResidualBlock
-from eegzip.container.blocks import reconstruction_checksums
+from eegzip.container import ContainerReader, ContainerWriter, IntegerResidualBlock, RawBlock
 from eegzip.edf import EdfFile, EdfHeader
+from eegzip.edf.anonymize import Anonymization, anonymized_header, without_annotation_text
+from eegzip.edf.reader import digital_from_bytes
 from eegzip.errors import EegzipError, NoCodableChannelError, UsageError
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline.blockcodec import decode_block, encode_block
@@ -29,13 +30,7 @@ from eegzip.pipeline.groups import Grouping, plan_grouping
 from eegzip.pipeline.layout import BlockLayout
 from eegzip.pipeline.recording_info import signal_infos
 from eegzip.pipeline.resample import rate_ratio
-from eegzip.pipeline.signals import (
-    CodecChannels,
-    apply_residual,
-    residual_for,
-    to_digital,
-    to_uv,
-)
+from eegzip.pipeline.signals import CodecChannels, quantised, to_digital, to_uv
 
 BLOCK_FRAMES = 32
 """Code frames per block: 64 s at 256 Hz; the unit of random access and of damage reports."""
@@ -68,6 +63,8 @@ class CompressOptions:
     group_size: int | None = None
     entropy: bool = True
     """Range-code the code indices (ECOD blocks, about 8 % smaller) instead of zstd."""
+    anonymize: Anonymization | None = None
+    """Store the header (and annotations) de-identified in EDF+'s forms (edf/anonymize.py)."""
 
 
 @dataclass
@@ -257,21 +254,40 @@ def build_meta(
     }
 
 
-def _write_lossless(edf: EdfFile, writer: ContainerWriter, indices, raw_records: int) -> None:
+def _annotation_samples(edf: EdfFile, index: int, start: int, stop: int) -> np.ndarray:
+    """An annotation signal's words over records [start, stop) with every text dropped."""
+    h = edf.header
+    size = h.signals[index].samples_per_record * h.bytes_per_sample
+    data = edf.read_raw_signal_bytes(index, start, stop)
+    timekeeping = index == h.annotation_indices[0]
+    kept = b"".join(
+        without_annotation_text(data[k : k + size], timekeeping) for k in range(0, len(data), size)
+    )
+    return digital_from_bytes(kept, h.bytes_per_sample)
+
+
+def _write_lossless(
+    edf: EdfFile, writer: ContainerWriter, indices, raw_records: int, drop_text: bool = False
+) -> None:
     h = edf.header
     for i in indices:
         for start in range(0, h.n_records, raw_records):
             stop = min(h.n_records, start + raw_records)
+            text = h.signals[i].is_annotation
             writer.write_raw_block(
                 RawBlock(
                     signal_index=i,
                     start_record=start,
                     n_records=stop - start,
-                    samples=edf.read_digital(i, start, stop),
+                    samples=(
+                        _annotation_samples(edf, i, start, stop)
+                        if text and drop_text
+                        else edf.read_digital(i, start, stop)
+                    ),
                     sample_width=h.bytes_per_sample,
                     start_seconds=start * h.record_duration,
                     duration_seconds=(stop - start) * h.record_duration,
-                    text=h.signals[i].is_annotation,
+                    text=text,
                 )
             )
 
@@ -308,10 +324,18 @@ def compress_file(
         raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
         meta = build_meta(h, channels, layout, codec, codebooks, raw_records, grouping)
         meta["max_error_uv"] = options.max_error_uv
+        anonymize = options.anonymize
+        if anonymize is not None:
+            meta["anonymized"] = anonymize.to_meta()
         writer.write_meta(meta)
-        writer.write_edf_header(edf.raw_header)
+        writer.write_edf_header(
+            anonymized_header(edf.raw_header, h, anonymize, str(source))
+            if anonymize
+            else edf.raw_header
+        )
         lossless = [i for i in range(len(h.signals)) if i not in channels.indices]
-        _write_lossless(edf, writer, lossless, raw_records)
+        drop_text = anonymize is not None and anonymize.drop_annotation_text
+        _write_lossless(edf, writer, lossless, raw_records, drop_text)
         read = channels.reader(edf)
         codec_signals = [h.signals[i] for i in channels.indices]
         rate = h.sample_rate(channels.indices[0])
@@ -332,29 +356,33 @@ def compress_file(
         clipped = 0
 
         def finish(block: int) -> None:
-            """Decode as decompression will: residual layer, then the metrics."""
+            """Decode as decompression will (the residual layer, or the codec), then measure.
+
+            The residual layer (RESI) quantises the samples themselves: it needs nothing of the
+            neural decoder, whose float output varies across machines and thread counts.
+            """
             nonlocal clipped
-            digital, n_clipped = to_digital(
-                decode_block(codec, layout, recent, block, grouping),
-                codec_signals,
-                channels.uv_factors,
-            )
-            clipped += n_clipped
             lo, hi = layout.source_range(block)
             if steps is not None:
-                residuals = residual_for(read_digital(lo, hi), digital, steps)
-                writer.write_residual_block(
-                    ResidualBlock(
-                        index=block,
-                        steps=steps.astype(np.uint32),
-                        recon_crc=reconstruction_checksums(digital),
-                        residuals=residuals,
-                        start_seconds=recent[block].start_seconds,
-                        duration_seconds=recent[block].duration_seconds,
-                        decoded=digital,
-                    )
+                k, lows, highs = quantised(read_digital(lo, hi), steps, codec_signals)
+                residual = IntegerResidualBlock(
+                    index=block,
+                    steps=steps.astype(np.uint32),
+                    lows=lows,
+                    highs=highs,
+                    residuals=k,
+                    start_seconds=recent[block].start_seconds,
+                    duration_seconds=recent[block].duration_seconds,
                 )
-                digital = apply_residual(digital, steps, residuals, codec_signals)
+                writer.write_residual_block(residual)
+                digital = residual.samples()
+            else:
+                digital, n_clipped = to_digital(
+                    decode_block(codec, layout, recent, block, grouping),
+                    codec_signals,
+                    channels.uv_factors,
+                )
+                clipped += n_clipped
             if accumulator is not None:
                 accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
 
@@ -395,7 +423,7 @@ def compress_file(
         fidelity=fidelity,
         warnings=recording_warnings(h, clipped),
         max_error_uv=options.max_error_uv,
-        residual_bytes=payload_bytes(output, "RESD", "RESP"),
+        residual_bytes=payload_bytes(output, "RESD", "RESP", "RESI"),
         grouping=grouping.summary(labels) if grouping else None,
         code_stats=metrics["codes"],
     )

@@ -307,14 +307,13 @@ def _reference_reader(reference: Path, header: EdfHeader, channels: CodecChannel
     return ref
 
 
-def _corrected(
-    reader: ContainerReader, block: int, digital: np.ndarray, signals, name: str
-) -> np.ndarray:
-    """Apply the residual layer of ``block``; the reader refuses it if the decoder differs."""
-    residual = reader.residual_block(block, digital)
+def _residual(reader: ContainerReader, block: int, name: str, decoded: np.ndarray | None = None):
+    """The residual layer of ``block``; the reader refuses a RESD/RESP one if the decoder
+    differs from the writer's."""
+    residual = reader.residual_block(block, decoded)
     if residual is None:
         raise ContainerFormatError(f"{name}: the residual layer of code block {block} is missing")
-    return apply_residual(digital, residual.steps.astype(np.int64), residual.residuals, signals)
+    return residual
 
 
 @dataclass(frozen=True)
@@ -376,6 +375,27 @@ class ContainerDecoder:
     def lossless_indices(self) -> list[int]:
         return [int(i) for i in self.reader.meta["lossless_channels"]]
 
+    def _block_digital(
+        self, b: int, window: dict[int, CodeBlock], codec_signals
+    ) -> tuple[np.ndarray, int]:
+        """Block ``b``'s codec channels as digital values, and how many the codec clamped.
+
+        An archival file (1.4) restores them from its RESI block alone, by integer arithmetic;
+        older archival files correct the neural decoder's output, lossy files are that output.
+        """
+        if self.bounded and not self.reader.residual_needs_decoder(b):
+            return _residual(self.reader, b, self.name).samples(), 0
+        digital, clipped = to_digital(
+            decode_block(self.codec, self.layout, window, b, self.grouping),
+            codec_signals,
+            self.channels.uv_factors,
+        )
+        if self.bounded:
+            residual = _residual(self.reader, b, self.name, digital)
+            steps = residual.steps.astype(np.int64)
+            digital = apply_residual(digital, steps, residual.residuals, codec_signals)
+        return digital, clipped
+
     def records(
         self,
         first: int,
@@ -412,13 +432,7 @@ class ContainerDecoder:
         for b, window in _code_blocks(reader, b_first, b_last, count):
             lo, hi = layout.source_range(b)
             keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
-            digital, n_clipped = to_digital(
-                decode_block(self.codec, layout, window, b, self.grouping),
-                codec_signals,
-                self.channels.uv_factors,
-            )
-            if self.bounded:
-                digital = _corrected(reader, b, digital, codec_signals, self.name)
+            digital, n_clipped = self._block_digital(b, window, codec_signals)
             digital = digital[:, keep]
             if on_block is not None:
                 on_block(DecodedBlock(b, lo + keep.start, digital, n_clipped))

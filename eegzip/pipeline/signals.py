@@ -61,17 +61,29 @@ def to_digital(
     return out, clipped
 
 
-def residual_for(original: np.ndarray, decoded: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Quantised residuals k with |original - (decoded + k * step)| ≤ (step - 1) / 2."""
+def quantised(
+    original: np.ndarray, steps: np.ndarray, signals: Sequence[SignalHeader]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a RESI block stores for digital samples (channels × samples): k, lows, highs.
+
+    k is the nearest multiple of each channel's odd step, |original − step·k| ≤ (step − 1)/2;
+    the clamp bounds are the declared digital range widened to the samples actually present,
+    so that samples outside the declared range (real EDFs hold some) come back exactly in
+    lossless mode and within the bound otherwise, while in-range samples never leave it.
+    """
+    x = original.astype(np.int64)
     half = (steps[:, None] - 1) // 2
-    diff = original.astype(np.int64) - decoded.astype(np.int64)
-    return np.floor_divide(diff + half, steps[:, None]).astype(np.int32)
+    k = np.floor_divide(x + half, steps[:, None])
+    lows = np.minimum([s.digital_min for s in signals], x.min(axis=1, initial=2**31 - 1))
+    highs = np.maximum([s.digital_max for s in signals], x.max(axis=1, initial=-(2**31)))
+    return k.astype(np.int32), lows.astype(np.int32), highs.astype(np.int32)
 
 
 def apply_residual(
     decoded: np.ndarray, steps: np.ndarray, residuals: np.ndarray, signals: Sequence[SignalHeader]
 ) -> np.ndarray:
-    """Decoded digital values corrected by the residual layer, kept inside each range."""
+    """Decoded digital values corrected by a RESD or RESP block (format ≤ 1.3), kept inside
+    each declared range."""
     out = decoded.astype(np.int64) + residuals.astype(np.int64) * steps[:, None].astype(np.int64)
     lows = np.array([s.digital_min for s in signals])[:, None]
     highs = np.array([s.digital_max for s in signals])[:, None]

@@ -1,21 +1,24 @@
 """Integrity check of .eegc files, without writing anything.
 
-The fast check proves every block is intact and decodes. The full check also runs the codec,
-as decompression does: only that shows this machine reproduces the decoder output whose
-checksums a lossless or bounded file stores, which its error bound rests on.
+The fast check proves every block is intact and decodes (an archival file's RESI blocks too:
+they need no model). The full check also decodes the recording as decompression does; for
+archival files of format 1.3 (RESP) only that shows this machine reproduces the decoder output
+whose checksums they store, which their error bound rests on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader
 from eegzip.edf import parse_header
 from eegzip.errors import ContainerFormatError, EdfFormatError, UnsupportedError
-from eegzip.pipeline.compress import Progress
-from eegzip.pipeline.decompress import decompress_file
+
+if TYPE_CHECKING:
+    from eegzip.pipeline.compress import Progress
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class VerifyReport:
     full: bool  # the complete decode was asked for
     decoded_seconds: float | None = None  # recording decoded through the codec (full, intact)
     checksummed_blocks: int = 0  # code blocks whose decoder output matched the stored CRCs
+    portable_blocks: int = 0  # code blocks restored by a RESI block (exact on every machine)
 
     @property
     def ok(self) -> bool:
@@ -38,6 +42,7 @@ class VerifyReport:
             "full": self.full,
             "decoded_seconds": self.decoded_seconds,
             "checksummed_blocks": self.checksummed_blocks,
+            "portable_blocks": self.portable_blocks,
         }
 
 
@@ -57,6 +62,8 @@ def verify_file(
         problems = [str(error)]
     if problems or not full:
         return VerifyReport(source, _named(source, problems), full)
+    from eegzip.pipeline.decompress import decompress_file  # the codec: only for --full
+
     try:
         decompress_file(source, None, model=model, device=device, progress=progress)
     except (ContainerFormatError, EdfFormatError, UnsupportedError) as error:
@@ -64,9 +71,9 @@ def verify_file(
         return VerifyReport(source, _named(source, [str(error)]), full)
     with ContainerReader.open(source) as reader:
         seconds = parse_header(reader.edf_header, f"{source} (stored EDF header)").duration
-        bounded = reader.meta.get("max_error_uv") is not None
-        checksummed = reader.code_block_count if bounded else 0
-    return VerifyReport(source, (), full, seconds, checksummed)
+        blocks = range(reader.code_block_count if reader.has_residuals else 0)
+        checksummed = sum(reader.residual_needs_decoder(b) for b in blocks)
+    return VerifyReport(source, (), full, seconds, checksummed, len(blocks) - checksummed)
 
 
 def _named(source: Path, problems: list[str]) -> tuple[str, ...]:
