@@ -9,6 +9,12 @@ class EegzipError(Exception):
     exit_code = 1
 
 
+class SelfCheckError(EegzipError):
+    """An archival file did not decode to what it promises: nothing was written (a bug)."""
+
+    exit_code = 1
+
+
 class UsageError(EegzipError):
     """An option's value cannot be used (e.g. a --groups file naming no coded channel)."""
 

@@ -15,7 +15,7 @@ import eegzip
 import eegzip.pipeline.decompress as decompress_module
 from eegzip.demo import make_demo_edf
 from eegzip.edf import EdfFile
-from eegzip.errors import UnsupportedError
+from eegzip.errors import SelfCheckError, UnsupportedError
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,25 @@ def test_samples_outside_the_declared_range_are_kept(shared_repro, codec, tmp_pa
         assert a.read_digital(t8).max() == 31215
         error = np.abs(a.read_physical(t8) - b.read_physical(t8)).max()
     assert error <= 2.0 + 1e-9
+
+
+def test_archival_compress_checks_its_output(codec, tmp_path, monkeypatch):
+    """A residual layer that breaks the promise is caught before anything is published."""
+    import eegzip.pipeline.compress as compress_module
+
+    demo = make_demo_edf(tmp_path / "demo.edf", seconds=10)
+    (tmp_path / "x.eegc").write_bytes(b"older archive")
+    original = compress_module.quantised
+
+    def off_by_one(*args):
+        k, lows, highs = original(*args)
+        k[0, 100] += 1
+        return k, lows, highs
+
+    monkeypatch.setattr(compress_module, "quantised", off_by_one)
+    for bound in (0.0, 1.0):
+        with pytest.raises(SelfCheckError, match=r"signal 0 \('EEG Fp1'\) is off by"):
+            eegzip.compress(demo, tmp_path / "x.eegc", model=codec, max_error_uv=bound,
+                            force=True, measure=False)  # fmt: skip
+        assert (tmp_path / "x.eegc").read_bytes() == b"older archive"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.edf", "x.eegc"]

@@ -7,7 +7,7 @@ import enum
 import os
 import secrets
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -92,6 +92,7 @@ class ContainerWriter:
         self._entries: list[IndexEntry] = []
         self._n_code_blocks = 0
         self._stage = _Stage.META
+        self._check: Callable[[Path], None] | None = None
         preamble = PREAMBLE.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR)
         self._write(preamble + CRC.pack(zlib.crc32(preamble)))
 
@@ -173,6 +174,11 @@ class ContainerWriter:
             duration=block.duration_seconds,
         )
 
+    def check_before_publishing(self, check: Callable[[Path], None]) -> None:
+        """Have ``close()`` run ``check`` on the complete temporary file before renaming it onto
+        ``path``; an exception from it deletes the file instead, leaving ``path`` untouched."""
+        self._check = check
+
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Quality metrics, known only once all data is coded; no data blocks may follow."""
         self._expect(_Stage.DATA, "metrics")
@@ -193,6 +199,8 @@ class ContainerWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+            if self._check is not None:
+                self._check(self._tmp_path)
             self._refuse_existing()  # the path may have appeared while we were writing
             os.replace(self._tmp_path, self.path)
         except BaseException:

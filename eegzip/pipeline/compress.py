@@ -408,6 +408,15 @@ def compress_file(
             "codes": code_stats.to_dict(),
         }
         writer.write_metrics(metrics)
+        if steps is not None:
+            from eegzip.pipeline.selfcheck import check_archival  # imports decompress
+
+            writer.check_before_publishing(
+                lambda packed: check_archival(
+                    source, packed, codec, steps,
+                    exact_header=anonymize is None, exact_text=not drop_text,
+                )  # fmt: skip
+            )
     return CompressResult(
         input=source,
         output=output,
