@@ -377,6 +377,16 @@ def _check_size(p: _Parser, h: EdfHeader, file_size: int) -> EdfHeader:
     return h
 
 
+def with_record_count(raw: bytes, header: EdfHeader) -> bytes:
+    """``raw`` header bytes with the record count field stating ``header.n_records``.
+
+    Why: EDF allows -1 ("unknown", a recording still being written); the reader then counts the
+    records from the file size. An archive of such a file must state that count, since what is
+    decompressed from it has no other way to know it.
+    """
+    return raw[:236] + str(header.n_records).ljust(8).encode("ascii") + raw[244:]
+
+
 def build_header(header: EdfHeader) -> bytes:
     """Encode `header` into its exact 256 * (ns + 1) bytes (ASCII text, space padded).
 

@@ -21,8 +21,9 @@ from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader, ContainerWriter, IntegerResidualBlock, RawBlock
 from eegzip.edf import EdfFile, EdfHeader
 from eegzip.edf.anonymize import Anonymization, anonymized_header, without_annotation_text
+from eegzip.edf.header import with_record_count
 from eegzip.edf.reader import digital_from_bytes
-from eegzip.errors import EegzipError, NoCodableChannelError, UsageError
+from eegzip.errors import EegzipError, NoCodableChannelError, UnsupportedError, UsageError
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline.blockcodec import decode_block, encode_block
 from eegzip.pipeline.channels import select_codec_channels, uv_factor
@@ -157,9 +158,16 @@ class CompressResult:
         }
 
 
-def recording_warnings(header: EdfHeader, clipped: int) -> tuple[str, ...]:
+def recording_warnings(
+    header: EdfHeader, clipped: int, count_unknown: bool = False
+) -> tuple[str, ...]:
     """What a user should know about this file's reconstruction."""
     notes = []
+    if count_unknown:
+        notes.append(
+            f"the header's record count is -1 (unknown): stored as {header.n_records}, counted "
+            "from the file size, so the decompressed file states it (the only field that differs)"
+        )
     if header.variant.endswith("+D"):
         notes.append(
             "discontinuous recording (EDF+D): records are coded as one continuous signal, so "
@@ -208,9 +216,17 @@ def plan_groups(codec: Codec, labels: list[str], options: CompressOptions) -> Gr
     )
 
 
-def make_layout(header: EdfHeader, channels: CodecChannels, codec: Codec, options) -> BlockLayout:
+def make_layout(
+    header: EdfHeader, channels: CodecChannels, codec: Codec, options, name: str
+) -> BlockLayout:
     rate = header.sample_rate(channels.indices[0])
     up, down = rate_ratio(rate, codec.sample_rate)
+    if up == 0:  # beyond rate_ratio's 1/10 000: a record duration that cannot be right
+        raise UnsupportedError(
+            f"{name}: the codec channels' rate, {rate:g} Hz ({channels.samples_per_record} "
+            f"samples per {header.record_duration_raw}-s record), cannot be resampled to the "
+            f"model's {codec.sample_rate} Hz; check the header's record duration"
+        )
     return BlockLayout(
         up=up,
         down=down,
@@ -320,7 +336,7 @@ def compress_file(
         channels = plan_channels(h, options, str(source))
         labels = [h.signals[i].label for i in channels.indices]
         grouping = plan_groups(codec, labels, options)
-        layout = make_layout(h, channels, codec, options)
+        layout = make_layout(h, channels, codec, options, str(source))
         raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
         meta = build_meta(h, channels, layout, codec, codebooks, raw_records, grouping)
         meta["max_error_uv"] = options.max_error_uv
@@ -328,11 +344,15 @@ def compress_file(
         if anonymize is not None:
             meta["anonymized"] = anonymize.to_meta()
         writer.write_meta(meta)
-        writer.write_edf_header(
+        stored_header = (
             anonymized_header(edf.raw_header, h, anonymize, str(source))
             if anonymize
             else edf.raw_header
         )
+        count_unknown = stored_header[236:244].strip() == b"-1"
+        if count_unknown:  # counted from the file size by the reader: state it
+            stored_header = with_record_count(stored_header, h)
+        writer.write_edf_header(stored_header)
         lossless = [i for i in range(len(h.signals)) if i not in channels.indices]
         drop_text = anonymize is not None and anonymize.drop_annotation_text
         _write_lossless(edf, writer, lossless, raw_records, drop_text)
@@ -414,7 +434,7 @@ def compress_file(
             writer.check_before_publishing(
                 lambda packed: check_archival(
                     source, packed, codec, steps,
-                    exact_header=anonymize is None, exact_text=not drop_text,
+                    header=None if anonymize else stored_header, exact_text=not drop_text,
                 )  # fmt: skip
             )
     return CompressResult(
@@ -430,7 +450,7 @@ def compress_file(
         wall_seconds=time.perf_counter() - started,
         clipped_samples=clipped,
         fidelity=fidelity,
-        warnings=recording_warnings(h, clipped),
+        warnings=recording_warnings(h, clipped, count_unknown),
         max_error_uv=options.max_error_uv,
         residual_bytes=payload_bytes(output, "RESD", "RESP", "RESI"),
         grouping=grouping.summary(labels) if grouping else None,

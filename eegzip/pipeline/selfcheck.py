@@ -25,20 +25,20 @@ def check_archival(
     codec: Codec,
     steps: np.ndarray,
     *,
-    exact_header: bool = True,
+    header: bytes | None,
     exact_text: bool = True,
 ) -> None:
     """Raise SelfCheckError unless ``packed`` decodes to ``source`` within its promise.
 
     Codec channel c may differ by (steps[c] − 1) / 2 digital units (0 in lossless mode), every
-    other signal not at all; the header bytes must be identical (``exact_header``: not when
-    anonymised) and so must annotation signals (``exact_text``: not when their text was
-    dropped).
+    other signal not at all; the stored header must be ``header`` (None: not checked, as when
+    anonymised) and annotation signals must be identical (``exact_text``: not when their text
+    was dropped).
     """
     name = f"{source}: self-check of the archival output"
     with EdfFile.open(source) as edf, ContainerReader.open(packed) as reader:
         h = edf.header
-        if exact_header and reader.edf_header != edf.raw_header:
+        if header is not None and reader.edf_header != header:
             raise SelfCheckError(f"{name}: the stored EDF header differs; nothing written")
         decoder = ContainerDecoder.of(reader, codec, "cpu", str(source))
         tolerance = dict.fromkeys(range(len(h.signals)), 0)
