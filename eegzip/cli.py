@@ -154,13 +154,15 @@ def _run_jobs(
     as_json: bool = False,
     listed: bool = False,
     required: bool = False,
+    bar: bool = True,
 ) -> tuple[list[dict], int]:
     """Plan and run one command's files through eegzip.batch, with a progress bar counting
     files and channel-hours; a failure is one line as it happens, a batch ends with a
     one-line summary. Returns the results, in the inputs' order, and the exit code (the
     first failure's), for the caller to raise once it has printed the files that went well.
 
-    JSON is a list, or the one result for a single file unless ``listed``.
+    JSON is a list, or the one result for a single file unless ``listed``; ``bar`` False
+    shows no progress (work too quick to watch).
     """
     _expand(paths, batch.INPUT_SUFFIXES[kind], required=required)  # none found: one clear line
     jobs = batch.plan(kind, paths, output, options, force=force)
@@ -169,7 +171,7 @@ def _run_jobs(
         manifest = output / batch.MANIFEST_NAME
     order = {str(job.input): i for i, job in enumerate(jobs)}
     found: list[tuple[int, dict]] = []
-    with _batch_progress(kind, jobs, enabled=not as_json) as (update, file_progress):
+    with _batch_progress(kind, jobs, enabled=bar and not as_json) as (update, file_progress):
 
         def on_outcome(outcome: batch.FileOutcome, summary: batch.BatchSummary) -> None:
             update(summary)
@@ -610,8 +612,9 @@ def verify(
     options = {"full": full, "model": model, "device": device}
     how = BatchOptions(workers, ray, ray_address, manifest)
     results, exit_code = _run_jobs(
-        "verify", inputs, None, options, how, as_json=as_json, listed=True, required=True
-    )
+        "verify", inputs, None, options, how, as_json=as_json, listed=True, required=True,
+        bar=full,
+    )  # fmt: skip
     for r in () if as_json else (r for r in results if "error" not in r):
         for problem in r["problems"]:
             console.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
@@ -630,6 +633,8 @@ def _full_note(r: dict) -> str:
     if r["checksummed_blocks"]:
         n = r["checksummed_blocks"]
         return f"{done}, its output matches the stored checksums of all {n} blocks"
+    if r.get("portable_blocks"):
+        return f" · decoded {r['decoded_seconds']:g} s exactly (archival: needs no codec)"
     return f"{done} (lossy: no checksums stored)"
 
 
@@ -808,7 +813,13 @@ def datasets(
     "  eegzip train ../shared/data --out runs/ft --init weights.pth  # fine-tune official DAC"
 )
 def train(
-    data: Annotated[Path, typer.Argument(help="Folder of EDFs with splits.csv (train/test).")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of EDFs with splits.csv (train/test), or a training pack "
+            "(benchmarks/pack_training_data.py)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, logs).")],
     steps: Annotated[
         int, typer.Option(help="Total optimiser steps (resumes if out has a checkpoint).")
@@ -841,6 +852,10 @@ def train(
     crop_seconds: Annotated[float, typer.Option(help="Crop length in seconds.")] = 16.0,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, betas 0.8/0.99).")] = 3e-4,
     eval_every: Annotated[int, typer.Option(help="Held-out check and checkpoint interval.")] = 250,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(help="Stop after this much training time (held-out check and export first)."),
+    ] = None,
     threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 2,
     gan: Annotated[
         bool, typer.Option("--gan", help="Add DAC's multi-period and multi-band discriminators.")
@@ -874,6 +889,7 @@ def train(
     from eegzip.train.loop import BEST_BY, TrainConfig
     from eegzip.train.loop import train as train_model
     from eegzip.train.losses import LossWeights
+    from eegzip.train.pack import INDEX_NAME as PACK_INDEX_NAME
 
     try:
         weights = LossWeights.parse(loss)
@@ -897,7 +913,9 @@ def train(
         init=init,
         changes=ModelChanges(n_codebooks, codebook_size, sample_rate),
         audio_dir=audio,
+        packed=data if (data / PACK_INDEX_NAME).exists() else None,
         steps=steps,
+        max_seconds=max_seconds,
         batch_size=batch_size,
         crop_seconds=crop_seconds,
         lr=lr,

@@ -33,3 +33,28 @@ GroupSeedOption = Annotated[
 GroupSizeOption = Annotated[
     int | None, typer.Option("--group-size", help="Channels per random group (default 4).")
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        help="Files at once, each in its own process with one torch thread (default: the "
+        "usable cores).",
+    ),
+]
+RayOption = Annotated[
+    bool, typer.Option("--ray", help="Run the files as tasks on a local Ray cluster (eegzip[ray]).")
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="Run the files as tasks on this Ray cluster (HOST:PORT)."),
+]
+ManifestOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifest",
+        help="Append one JSON line per file here (default with -o DIR: "
+        "DIR/eegzip-manifest.jsonl).",
+    ),
+]

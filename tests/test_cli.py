@@ -86,7 +86,8 @@ def test_several_inputs_into_a_directory(demo_edf, tmp_path):
               "--no-metrics", "--codebooks", "3", "--json"]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["demo.eegc", "second.eegc"]
+    listed = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert listed == ["demo.eegc", "eegzip-manifest.jsonl", "second.eegc"]
 
 
 def test_missing_file(tmp_path):

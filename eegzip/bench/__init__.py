@@ -14,6 +14,13 @@ from eegzip.errors import EegzipError
 
 EXTRA_HINT = "pip install 'eegzip[bench]'"
 
+LOSSLESS = 0.0
+DEFAULT_BOUNDS_UV = (LOSSLESS, 0.5, 1.0, 2.0)
+"""Bounds (µV) ``bench --archival`` measures by default; 0 is lossless. Defined here, with
+REPEATS, so that the command's defaults do not import the measuring code (torch, scipy)."""
+REPEATS = 10
+"""Repeats of the 5-fold subject-disjoint cross-validation of ``bench --task``."""
+
 
 class MissingBenchDependencyError(EegzipError):
     """An optional package of the ``bench`` extra is not installed."""

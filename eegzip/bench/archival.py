@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from eegzip import api
+from eegzip.bench import DEFAULT_BOUNDS_UV, LOSSLESS
 from eegzip.bench.baselines import measure_baselines
 from eegzip.bench.run import TaskFactory
 from eegzip.codec.registry import Codec
@@ -27,8 +28,6 @@ from eegzip.edf import EdfFile
 from eegzip.errors import EegzipError
 from eegzip.pipeline.compress import CompressOptions, Progress, plan_channels
 
-LOSSLESS = 0.0
-DEFAULT_BOUNDS_UV = (LOSSLESS, 0.5, 1.0, 2.0)
 VERSUS = ("flac-8", "zstd-19")
 """The baselines lossless eegzip is reported against (issue #6)."""
 RELATIVE_SLACK = 1e-9

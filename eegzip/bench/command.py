@@ -7,17 +7,14 @@ import math
 import shlex
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from eegzip import __version__
-from eegzip.bench import require
-from eegzip.bench.archival import DEFAULT_BOUNDS_UV, measure_archival
-from eegzip.bench.plots import write_plots
-from eegzip.bench.run import Example, bench_file, measured_to_dict, merge, time_model_load
+from eegzip.bench import DEFAULT_BOUNDS_UV, REPEATS, require
 from eegzip.bench.tables import (
     archival_tables,
     baseline_table,
@@ -26,7 +23,6 @@ from eegzip.bench.tables import (
     size_table,
     task_table,
 )
-from eegzip.bench.tasks import REPEATS, run_task
 from eegzip.cli_options import (
     DeviceOption,
     GroupSeedOption,
@@ -37,6 +33,9 @@ from eegzip.cli_options import (
 )
 from eegzip.codec.registry import Codec
 from eegzip.errors import EegzipError, InputNotFoundError
+
+if TYPE_CHECKING:  # the measuring code (torch, scipy) is imported when a bench runs
+    from eegzip.bench.run import Example
 
 TASK_CODEBOOKS = (9, 6, 3)
 DEFAULT_MAX_ERROR = ",".join(f"{b:g}" for b in DEFAULT_BOUNDS_UV)
@@ -153,6 +152,7 @@ def _run_bench(
 ) -> tuple[dict[str, Any], Example | None, int]:
     """Bench every file; the JSON fields, the plot example and the exit code of failed files."""
     from eegzip import cli
+    from eegzip.bench.run import bench_file, measured_to_dict, merge, time_model_load
 
     counts = parse_codebooks(codebooks or str(codec.n_codebooks), codec.n_codebooks)
     if not counts:
@@ -196,6 +196,7 @@ def _run_archival(
     not give back what it promised must not pass for a result.
     """
     from eegzip import cli
+    from eegzip.bench.archival import measure_archival
 
     items = _edf_files(paths, limit)
     groups: dict[str, list[Path]] = {}
@@ -223,6 +224,7 @@ def _run_task(
     grouping: dict[str, Any],
 ) -> dict[str, Any]:
     from eegzip import cli
+    from eegzip.bench.tasks import run_task
 
     available = codec.n_codebooks if codec else 0
     default = ",".join(str(n) for n in TASK_CODEBOOKS if n <= available) or "none"
@@ -357,6 +359,7 @@ def bench_command(
 ) -> None:
     """Benchmark against zstd, xz, FLAC and wavelets; --task: classify after compression."""
     from eegzip import cli
+    from eegzip.bench.plots import write_plots
 
     if task is not None and len(paths) != 1:
         raise typer.BadParameter("--task takes one path: the data folder")

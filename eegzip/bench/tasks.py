@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from eegzip import api
+from eegzip.bench import REPEATS
 from eegzip.bench.crossval import FoldScore, RecordingClassifier, Split, make_splits, score
 from eegzip.bench.features import EPOCH_S, EpochFeatures, epoch_features
 from eegzip.bench.signals import read_codec_signals
@@ -39,7 +40,6 @@ from eegzip.pipeline.compress import Progress
 
 SPLITS_FILE = "splits.csv"
 FOLDS = 5
-REPEATS = 10
 EYES_SWITCH_S = 180.0
 EYES_HALF_WINDOW_S = 100.0
 

@@ -8,21 +8,30 @@ alone) or ``mc`` (DAC-MC: one token stream per channel group).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from eegzip.codec.checkpoints import Model, load_weights, sha256_of
-from eegzip.codec.multichannel import MultiChannelDAC
 from eegzip.errors import ModelError
+
+if TYPE_CHECKING:  # torch is imported only when a model is loaded: start-up stays fast
+    import torch
+
+    from eegzip.codec.checkpoints import Model
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "eegdac-sc-256hz"
 DEFAULT_EEG_RATE = 256
 """Model rate assumed for checkpoints that do not state one (official audio DAC weights)."""
+
+TORCH_THREADS = 1
+"""Intra- and inter-op torch threads per process while a codec runs. One thread keeps a file's
+speed when another process holds a core (torch's worker threads wait on it: 5x slower with two
+threads on two busy cores), and makes the codes independent of the machine's thread count, so
+the same input gives the same bytes anywhere. Parallelism comes from files instead (--workers)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class ModelSpec:
 
 @cache
 def _cached_sha256(path: Path, _mtime_ns: int) -> str:
+    from eegzip.codec.checkpoints import sha256_of
+
     return sha256_of(path)
 
 
@@ -64,6 +75,8 @@ class Codec:
     @property
     def kind(self) -> str:
         """``mc`` for a multi-channel model (codes groups of channels), else ``sc``."""
+        from eegzip.codec.multichannel import MultiChannelDAC
+
         return "mc" if isinstance(self.model, MultiChannelDAC) else "sc"
 
     @property
@@ -114,6 +127,8 @@ def resolve(ref: str | Path | None) -> ModelSpec:
 
 
 def pick_device(device: str) -> torch.device:
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -126,11 +141,25 @@ def pick_device(device: str) -> torch.device:
 
 def load(spec: ModelSpec, device: str = "cpu") -> Codec:
     """The model ready for inference; loaded once per weights file and device, then shared."""
+    bound_torch_threads()
     return _load(spec, spec.sha256, str(pick_device(device)))
+
+
+def bound_torch_threads() -> None:
+    """Run torch with TORCH_THREADS threads in this process (the one place that sets them)."""
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    if torch.get_num_interop_threads() != TORCH_THREADS:
+        # Allowed once, before any inter-op work; after that the pool stays as it is.
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(TORCH_THREADS)
 
 
 @cache
 def _load(spec: ModelSpec, _sha256: str, device: str) -> Codec:
+    from eegzip.codec.checkpoints import load_weights
+
     model, metadata = load_weights(spec.path)
     rate = int(metadata.get("eeg_sample_rate", 0)) or (
         model.config.sample_rate if metadata else DEFAULT_EEG_RATE

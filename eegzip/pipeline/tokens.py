@@ -14,7 +14,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,8 +30,10 @@ from eegzip.errors import (
     OutputExistsError,
     UsageError,
 )
-from eegzip.pipeline.compress import CompressOptions, Progress, compress_file
 from eegzip.pipeline.groups import Grouping
+
+if TYPE_CHECKING:
+    from eegzip.pipeline.compress import Progress
 
 TOKENS_SUFFIX = ".tokens.npz"
 
@@ -164,6 +166,8 @@ def read_tokens(
     source = Path(path)
     if source.suffix.lower() == CONTAINER_SUFFIX:
         return _container_tokens(source, source, codebooks)
+    from eegzip.pipeline.compress import CompressOptions, compress_file  # torch: EDFs only
+
     codec = model if isinstance(model, Codec) else registry.load(registry.resolve(model), device)
     # Only the codes are kept: no metrics, and bit-packing is faster than range coding.
     options = CompressOptions(
