@@ -580,6 +580,8 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
             raise ContainerFormatError(f"{name}: has no {BLOCK_KINDS[required[0]]} block")
     n_code_blocks = 0
     seen_metrics = False
+    raw_starts: dict[int, float] = {}  # signal → start of its latest lossless block
+    corrected: set[int] = set()  # code blocks that have their residual block
     for number, entry in enumerate(entries[2:], start=2):
         block_type = entry.block_type
         where = f"{name}: block {number}"
@@ -601,6 +603,21 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
             raise ContainerFormatError(
                 f"{where} corrects code block {entry.key}, which comes later or not at all"
             )
+        if block_type in RESIDUAL_TYPES and entry.key in corrected:
+            raise ContainerFormatError(
+                f"{where} repeats the residual block of code block {entry.key}"
+            )
+        if block_type in RESIDUAL_TYPES:
+            corrected.add(entry.key)
+        if block_type in RAW_TYPES:  # each signal's blocks in time order, none repeated
+            before = raw_starts.get(entry.key)
+            if before is not None and entry.start_seconds <= before:
+                raise ContainerFormatError(
+                    f"{where} holds signal {entry.key} from {clock(entry.start_seconds)}, not "
+                    f"after its previous block (from {clock(before)}): blocks of a lossless "
+                    "signal out of order or repeated"
+                )
+            raw_starts[entry.key] = entry.start_seconds
         seen_metrics |= block_type in METRICS_TYPES
 
 

@@ -428,6 +428,7 @@ class ContainerDecoder:
             lossless = {i: _until_damage(blocks) for i, blocks in lossless.items()}
         assembler = _RecordAssembler(header)
         records_done = 0
+        needed = dict.fromkeys(lossless, first)  # the next record of each lossless signal
         b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
         for b, window in _code_blocks(reader, b_first, b_last, count):
             lo, hi = layout.source_range(b)
@@ -445,10 +446,15 @@ class ContainerDecoder:
                     block = next(blocks, None)
                     if block is None:
                         break
-                    skip = max(0, first - block.start_record) * per_record
-                    take = (
-                        min(stop, block.start_record + block.n_records) - block.start_record
-                    ) * per_record
+                    start, end = block.start_record, block.start_record + block.n_records
+                    if start != needed[i] and not (needed[i] == first and start < first < end):
+                        raise ContainerFormatError(
+                            f"{self.name}: the lossless blocks of signal {i} give record "
+                            f"{start} where record {needed[i]} is needed"
+                        )
+                    skip = (needed[i] - start) * per_record
+                    take = (min(stop, end) - start) * per_record
+                    needed[i] = min(stop, end)
                     samples = block.samples[skip:take].astype(np.int32)
                     if annotation_shift and header.signals[i].is_annotation:
                         samples = _shifted_annotations(
