@@ -372,13 +372,14 @@ def _on_ray(
                 f"cannot reach the Ray cluster {address or '(local)'}: {exc}"
             ) from None
     task = ray.remote(num_cpus=1, max_retries=0)(run_job)
-    pending = {task.remote(job): job for job in jobs}
+    # Absolute paths, as a task may run in another directory (or node: a shared filesystem).
+    pending = {task.remote(_absolute(job)): job for job in jobs}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(ready[0])
             try:
-                yield ray.get(ready[0])
+                yield replace(ray.get(ready[0]), job=job)
             except ray.exceptions.RayError as exc:
                 yield _failed(job, f"Ray task failed: {type(exc).__name__}: {exc}", 1, 0.0)
     finally:
@@ -386,6 +387,16 @@ def _on_ray(
             ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
+
+
+def _absolute(job: FileJob) -> FileJob:
+    """The job with every local path absolute (inputs, outputs, a --reference)."""
+
+    def absolute(value: Any) -> Any:
+        return value.resolve() if isinstance(value, Path) else value
+
+    options = {name: absolute(value) for name, value in job.options.items()}
+    return replace(job, input=absolute(job.input), output=absolute(job.output), options=options)
 
 
 def run_job(job: FileJob, progress: Progress | None = None) -> FileOutcome:

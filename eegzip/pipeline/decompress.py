@@ -32,6 +32,7 @@ from eegzip.pipeline.blockcodec import decode_block
 from eegzip.pipeline.compress import Progress
 from eegzip.pipeline.groups import Grouping
 from eegzip.pipeline.layout import BlockLayout
+from eegzip.pipeline.meta import ContainerMeta
 from eegzip.pipeline.signals import CodecChannels, apply_residual, to_digital, to_uv
 
 
@@ -346,6 +347,7 @@ class ContainerDecoder:
     grouping: Grouping | None
     bounded: bool
     name: str
+    meta: ContainerMeta
 
     @classmethod
     def of(
@@ -353,11 +355,12 @@ class ContainerDecoder:
     ) -> ContainerDecoder:
         meta = reader.meta
         header = parse_header(reader.edf_header, f"{name} (stored EDF header)")
+        checked = ContainerMeta.read(reader, header, name)  # before any model is loaded
         codec = codec_for(meta, model, device, name)
-        indices = tuple(int(i) for i in meta["codec_channels"])
+        indices = checked.codec_channels
         channels = CodecChannels(
             indices=indices,
-            uv_factors=tuple(float(f) for f in meta["codec_uv_factors"]),
+            uv_factors=checked.codec_uv_factors,
             samples_per_record=header.signals[indices[0]].samples_per_record,
         )
         return cls(
@@ -367,13 +370,14 @@ class ContainerDecoder:
             layout=layout_from_meta(meta, codec),
             channels=channels,
             grouping=grouping_from_meta(meta, codec, len(indices), name),
-            bounded=meta.get("max_error_uv") is not None,
+            bounded=checked.bounded,
             name=name,
+            meta=checked,
         )
 
     @property
     def lossless_indices(self) -> list[int]:
-        return [int(i) for i in self.reader.meta["lossless_channels"]]
+        return list(self.meta.lossless_channels)
 
     def _block_digital(
         self, b: int, window: dict[int, CodeBlock], codec_signals
@@ -385,6 +389,9 @@ class ContainerDecoder:
         """
         if self.bounded and not self.reader.residual_needs_decoder(b):
             return _residual(self.reader, b, self.name).samples(), 0
+        streams = len(self.grouping.members) if self.grouping else len(self.channels.indices)
+        for k, code_block in window.items():
+            self.meta.check_code_block(code_block, k, streams, self.name)
         digital, clipped = to_digital(
             decode_block(self.codec, self.layout, window, b, self.grouping),
             codec_signals,
