@@ -76,3 +76,26 @@ def test_samples_outside_the_digital_range_round_trip(shared_repro, tmp_path: Pa
     assert runner.invoke(app, ["verify", str(packed), "--full"]).exit_code == 0
     assert runner.invoke(app, ["decompress", str(packed), "-o", str(restored)]).exit_code == 0
     assert restored.read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [({"decoder_dim": 1 << 20}, "parameters, above the"),
+     ({"decoder_dim": 1 << 40}, "decoder_dim is"),
+     ({"n_codebooks": 10**9}, "n_codebooks must be")],
+)  # fmt: skip
+def test_a_tiny_model_file_asking_for_a_huge_model_is_refused(tmp_path, change, fragment):
+    """A few hundred bytes of .safetensors whose configuration would need terabytes."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from eegzip.codec.checkpoints import SAFETENSORS_FORMAT, load_safetensors
+    from eegzip.errors import ModelError
+
+    config = {"encoder_dim": 8, "decoder_dim": 128, "sample_rate": 256, **change}
+    path = tmp_path / "huge.safetensors"
+    save_file({}, str(path), metadata={"format": SAFETENSORS_FORMAT, "config": json.dumps(config)})
+    assert path.stat().st_size < 400
+    with pytest.raises(ModelError, match=fragment):
+        load_safetensors(path)

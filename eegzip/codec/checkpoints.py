@@ -42,11 +42,47 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+MAX_PARAMETERS = 1 << 28
+"""Largest model built: 268 M parameters, 1 GiB of float32 (the official 44 kHz DAC has 74 M)."""
+
+_MAX_CONFIG_INT = 1 << 20  # any integer of a configuration (dims, rates, sizes)
+_MAX_CONFIG_LIST = 1024  # entries of a list (rates, electrode names)
+_MAX_CODEBOOKS = 64  # one module each: bounds the work of even sizing a model
+
+
 def build_model(kwargs: dict, source: str, model_format: str = SAFETENSORS_FORMAT) -> Model:
+    """The model a configuration describes, sized first without allocating anything.
+
+    Why: a weights file is input like any other; a 200-byte file whose configuration asks for
+    a huge model must be refused, not make eegzip try to allocate tens of GB.
+    """
     try:
+        _check_config(kwargs)
+        with torch.device("meta"):  # shapes only
+            size = sum(p.numel() for p in _BUILDERS[model_format](kwargs).parameters())
+        if size > MAX_PARAMETERS:
+            raise ValueError(f"{size:,} parameters, above the {MAX_PARAMETERS:,} eegzip builds")
         return _BUILDERS[model_format](kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{source}: bad model configuration: {exc}") from exc
+
+
+def _check_config(value, key: str = "configuration") -> None:
+    """Every integer and list of a configuration within bounds (ValueError naming the key)."""
+    if isinstance(value, dict):
+        if not isinstance(value.get("n_codebooks", 0), int) or not (
+            0 <= value.get("n_codebooks", 0) <= _MAX_CODEBOOKS
+        ):
+            raise ValueError(f"n_codebooks must be 1..{_MAX_CODEBOOKS}")
+        for k, v in value.items():
+            _check_config(v, str(k))
+    elif isinstance(value, list | tuple):
+        if len(value) > _MAX_CONFIG_LIST:
+            raise ValueError(f"{key} has {len(value)} entries (at most {_MAX_CONFIG_LIST})")
+        for v in value:
+            _check_config(v, key)
+    elif isinstance(value, int | float) and not abs(value) <= _MAX_CONFIG_INT:
+        raise ValueError(f"{key} is {value!r} (at most {_MAX_CONFIG_INT:,})")
 
 
 def load_state_strict(model: Model, state: dict[str, torch.Tensor], source: str) -> None:
@@ -103,13 +139,20 @@ def load_safetensors(path: Path) -> tuple[Model, dict[str, str]]:
     return model, metadata
 
 
-def save_safetensors(model: Model, path: Path, extra: dict[str, str] | None = None) -> None:
+def save_safetensors(
+    model: Model, path: Path, extra: dict[str, str] | None = None, dtype: torch.dtype | None = None
+) -> None:
+    """Write weights and config; ``dtype`` stores floating tensors narrower (float16 halves a
+    file that has to fit a transfer limit; loading casts back to the model's float32)."""
     model_format = (
         MC_SAFETENSORS_FORMAT if isinstance(model, MultiChannelDAC) else SAFETENSORS_FORMAT
     )
     metadata = {"format": model_format, "config": json.dumps(model.config.to_kwargs())}
     metadata.update(extra or {})
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {
+        k: v.detach().to(dtype if dtype and v.is_floating_point() else v.dtype).contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=metadata)
     tmp.replace(path)
