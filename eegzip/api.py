@@ -20,8 +20,9 @@ from eegzip.container import CONTAINER_SUFFIX, ContainerReader
 from eegzip.container.source import is_url
 from eegzip.edf import Recording, parse_header
 from eegzip.edf import read as read_edf
-from eegzip.errors import InputNotFoundError
+from eegzip.errors import InputNotFoundError, UnsupportedError, UsageError
 from eegzip.pipeline.groups import Grouping
+from eegzip.pipeline.spectral import PAPER
 from eegzip.pipeline.tokens import read_tokens
 from eegzip.pipeline.verify import VerifyReport, verify_file
 
@@ -54,12 +55,25 @@ def default_output(source: str | Path) -> Path:
     return path.with_suffix(CONTAINER_SUFFIX)
 
 
+def parse_bitrate(bitrate: float | str | None) -> float | None:
+    """A rate in bit/s per channel, or None for the neural codec (nothing, or ``"paper"``)."""
+    if bitrate is None or bitrate == PAPER:
+        return None
+    try:
+        return float(bitrate)
+    except ValueError:
+        raise UsageError(
+            f"--bitrate must be bit/s per channel (e.g. 60) or {PAPER!r}, not {bitrate!r}"
+        ) from None
+
+
 def compress(
     path: str | Path,
     output: str | Path | None = None,
     *,
     model: str | Path | Codec | None = None,
     codebooks: int | None = None,
+    bitrate: float | str | None = None,
     channels: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     device: str = "cpu",
@@ -77,6 +91,10 @@ def compress(
     progress: Progress | None = None,
 ) -> CompressResult:
     """Compress one EDF/BDF file to .eegc; returns sizes, timing and fidelity.
+
+    ``bitrate`` (bit/s per coded channel, whole file included) codes the EEG with the spectral
+    codec at that rate instead of the neural codec: the rate ladder, which needs no model;
+    ``"paper"`` is the paper's configuration, the neural codec with 9 codebooks.
 
     ``max_error_uv`` adds a residual layer so that every decoded sample of the coded channels
     is within that many µV of the original; 0 makes the whole file lossless. ``codebooks``
@@ -100,10 +118,19 @@ def compress(
     from eegzip.edf.anonymize import Anonymization
     from eegzip.pipeline.compress import CompressOptions, compress_file
 
+    if isinstance(location(path), str):
+        raise UnsupportedError(f"{path}: compress reads local EDF/BDF files, not URLs")
     source = Path(path)
     target = Path(output) if output else default_output(source)
-    codec = model if isinstance(model, Codec) else load_codec(model, device)
+    rate = parse_bitrate(bitrate)
+    if bitrate == PAPER:
+        codebooks = codebooks or 9
+    if rate is not None:
+        codec = None
+    else:
+        codec = model if isinstance(model, Codec) else load_codec(model, device)
     options = CompressOptions(
+        bitrate=rate,
         codebooks=codebooks,
         channels=channels,
         exclude=exclude,
@@ -246,6 +273,10 @@ def info(path: str | Path) -> dict:
             "block_seconds": meta.get("block_frames", 0)
             * (meta.get("model") or {}).get("hop_length", 0)
             / max(1, (meta.get("model") or {}).get("sample_rate", 1)),
+            "spectral": meta.get("spectral"),
+            "bits_per_second_per_channel": 8
+            * sum(reader.sizes().values())
+            / max(1e-9, header.duration * len(codec_set)),
             "sizes": reader.sizes(),
             "metrics": reader.metrics,
         }

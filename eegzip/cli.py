@@ -165,7 +165,11 @@ def _run_jobs(
     shows no progress (work too quick to watch).
     """
     _expand(paths, batch.INPUT_SUFFIXES[kind], required=required)  # none found: one clear line
-    jobs = batch.plan(kind, paths, output, options, force=force)
+    try:  # planning opens the inputs (outputs' names, channel-hours): a bad one fails here
+        jobs = batch.plan(kind, paths, output, options, force=force)
+    except EegzipError as error:
+        _fail(error)
+        raise typer.Exit(error.exit_code) from None
     manifest = how.manifest
     if manifest is None and output is not None and output.is_dir() and kind != "verify":
         manifest = output / batch.MANIFEST_NAME
@@ -265,11 +269,12 @@ def _fidelity_cells(fidelity: dict | None) -> list[str]:
     epilog="Examples:\n\n  eegzip compress rec.edf\n\n  eegzip compress recordings/ -o archive/"
     " --codebooks 6\n\n  eegzip compress rec.edf --exclude 'EEG Fp1' --json"
     "\n\n  eegzip compress rec.edf --max-error 1   (every coded sample within 1 µV)"
+    "\n\n  eegzip compress rec.edf --bitrate 60   (the spectral codec at 60 bit/s per channel)"
     "\n\n  eegzip compress rec.edf --lossless"
     "\n\n  eegzip compress rec.edf --model eegdac-mc-256hz --groups random --group-seed 3"
 )
 def compress(
-    inputs: Annotated[list[Path], typer.Argument(help="EDF/BDF files or directories.")],
+    inputs: Annotated[list[str], typer.Argument(help="EDF/BDF files or directories.")],
     output: OutputOption = None,
     codebooks: Annotated[
         int | None,
@@ -277,6 +282,17 @@ def compress(
             "--codebooks",
             "-n",
             help="Keep the first N codebooks (default: all; 1 with --max-error/--lossless).",
+        ),
+    ] = None,
+    bitrate: Annotated[
+        str | None,
+        typer.Option(
+            "--bitrate",
+            "-b",
+            help="Target bit/s per coded channel, whole file included (rungs 15, 40, 60, 100, "
+            "200, 400, 600; any value): the spectral codec, no model needed. 'paper': the "
+            "neural codec with 9 codebooks.",
+            metavar="RATE",
         ),
     ] = None,
     channels: Annotated[
@@ -360,6 +376,7 @@ def compress(
         "model": model,
         "device": device,
         "codebooks": codebooks,
+        "bitrate": bitrate,
         "channels": _labels(channels),
         "exclude": _labels(exclude),
         "measure": not no_metrics,
@@ -400,14 +417,20 @@ def _labels(values: list[str] | None) -> tuple[str, ...]:
 
 def _print_compressed(r: dict, model_name: str) -> None:
     prdn, snr, corr, mel = _fidelity_cells(r["fidelity"])
+    coder = (
+        f"the spectral codec (target {r['bitrate_target']:g}, reached "
+        f"{r['bits_per_second_per_channel']:.1f} bit/s per channel, file included)"
+        if r["bitrate_target"] is not None
+        else f"{model_name} ({r['codebooks']} codebooks, "
+        f"{r['code_bits_per_second_per_channel']:.0f} bit/s per channel, "
+        f"{r['code_stats']['bits_per_code']:.2f} bit/code)"
+    )
     console.print(
         f"[bold]{escape(Path(r['input']).name)}[/] → {escape(r['output'])}: "
         f"{r['input_bytes'] / 1e6:.2f} MB → {r['output_bytes'] / 1e3:.1f} kB "
         f"([bold]{r['ratio']:.1f}×[/]) in {r['wall_seconds']:.1f} s\n"
         f"  {r['duration_seconds']:.0f} s · {len(r['codec_channels'])} channels coded by "
-        f"{model_name} ({r['codebooks']} codebooks, "
-        f"{r['code_bits_per_second_per_channel']:.0f} bit/s per channel, "
-        f"{r['code_stats']['bits_per_code']:.2f} bit/code) · "
+        f"{coder} · "
         f"{len(r['lossless_channels'])} stored losslessly\n"
         f"  fidelity: PRDN {prdn} %, SNR {snr} dB, r {corr}, mel loss {mel} · "
         f"{r['clipped_samples']} samples clipped",
@@ -559,13 +582,22 @@ def info(
                 f"annotation text {how['annotation_text']}",
                 highlight=False,
             )
-        console.print(
-            f"  model {model.get('name')} (sha256 {str(model.get('sha256'))[:16]}…), "
-            f"{r['codebooks_kept']}/{model.get('n_codebooks')} codebooks × "
-            f"{model.get('codebook_size')}, {model.get('sample_rate')} Hz, hop "
-            f"{model.get('hop_length')} · {r['code_blocks']} blocks of {r['block_seconds']:.0f} s",
-            highlight=False,
-        )
+        if r["spectral"]:
+            console.print(
+                f"  spectral codec · target {r['spectral']['bitrate']:g} bit/s per channel, "
+                f"reached {r['bits_per_second_per_channel']:.1f} · {r['code_blocks']} blocks",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"  model {model.get('name')} (sha256 {str(model.get('sha256'))[:16]}…), "
+                f"{r['codebooks_kept']}/{model.get('n_codebooks')} codebooks × "
+                f"{model.get('codebook_size')}, {model.get('sample_rate')} Hz, hop "
+                f"{model.get('hop_length')} · {r['code_blocks']} blocks of "
+                f"{r['block_seconds']:.0f} s · {r['bits_per_second_per_channel']:.1f} bit/s per "
+                "channel",
+                highlight=False,
+            )
         if r["grouping"]:
             console.print(f"  {_groups_line(r['grouping'])}", highlight=False)
         table = Table("#", "label", "unit", "Hz", "storage")
@@ -643,7 +675,9 @@ def _full_note(r: dict) -> str:
     " --codebooks 4 --json\n\n  eegzip tokens rec.edf --model eegdac-mc-256hz --groups manual"
 )
 def tokens(
-    inputs: Annotated[list[Path], typer.Argument(help=".eegc or EDF/BDF files, or directories.")],
+    inputs: Annotated[
+        list[str], typer.Argument(help=".eegc or EDF/BDF files, directories, or .eegc URLs.")
+    ],
     output: OutputOption = None,
     codebooks: Annotated[
         int | None,

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import eegzip
 from eegzip import batch
+from eegzip.atomic import TMP_MARK
 from eegzip.cli import app
 from eegzip.demo import make_demo_edf
 
@@ -151,7 +152,7 @@ def test_interrupted_batch_leaves_no_partial_file_and_finishes_on_rerun(shared_d
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 240
-    while not any(p.suffix == ".tmp" for p in out.glob(".*")) and time.monotonic() < deadline:
+    while not any(TMP_MARK in p.name for p in out.glob(".*")) and time.monotonic() < deadline:
         time.sleep(0.2)  # until a worker is writing
     child.send_signal(signal.SIGINT)
     assert child.wait(timeout=120) == 130, child.stderr.read() if child.stderr else ""

@@ -530,4 +530,4 @@ def test_writer_reports_missing_output_directory(tmp_path: Path, small_edf: byte
     target = tmp_path / "no" / "such" / "dir.edf"
     with pytest.raises(EegzipError) as exc:
         EdfWriter(target, small_edf[:1024])
-    assert "cannot create output" in _check_one_line(exc, target)
+    assert "cannot create: No such file" in _check_one_line(exc, target)

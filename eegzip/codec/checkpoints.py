@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from eegzip.atomic import AtomicOutput
 from eegzip.codec.dac import DAC, DACConfig
 from eegzip.codec.multichannel import MCConfig, MultiChannelDAC
 from eegzip.errors import InputNotFoundError, ModelError
@@ -153,9 +154,8 @@ def save_safetensors(
         k: v.detach().to(dtype if dtype and v.is_floating_point() else v.dtype).contiguous().cpu()
         for k, v in model.state_dict().items()
     }
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    tmp.replace(path)
+    with AtomicOutput(Path(path), force=True) as output:
+        output.file.write(save(state, metadata=metadata))
 
 
 def load_weights(path: Path) -> tuple[Model, dict[str, str]]:

@@ -32,6 +32,7 @@ from .format import (
     MAX_CODES_PER_BLOCK,
     MAX_SAMPLES_PER_BLOCK,
     MAX_SIZED_ZSTD,
+    META,
     MTRC,
     RAW_TYPES,
     RAWS,
@@ -46,6 +47,8 @@ from .format import (
     RESP_SEGMENT,
     SAMPLE_WIDTHS,
     SIZED_ZSTD_LENGTH,
+    XFRM,
+    XFRM_HEADER,
     ZSTD_LEVEL,
 )
 from .residual_coding import decode_residuals, encode_residuals
@@ -558,6 +561,10 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
         if len(payload) < RAWS_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, _, _, key, _ = RAWS_HEADER.unpack_from(payload)
+    elif block_type == XFRM:
+        if len(payload) < XFRM_HEADER.size:
+            raise ValueError("payload is shorter than its fixed header")
+        start, duration, key, *_ = XFRM_HEADER.unpack_from(payload)
     elif block_type in RESIDUAL_TYPES:  # RESP starts with RESD's fields
         if len(payload) < RESD_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
@@ -586,6 +593,11 @@ def decode_sized_zstd(payload: bytes) -> bytes:
 def decode_edf_header(payload: bytes, block_type: bytes) -> bytes:
     """The EDF header bytes held by block 1, verbatim (EDFH) or compressed (EDFZ)."""
     return payload if block_type == EDFH else decode_sized_zstd(payload)
+
+
+def decode_meta(payload: bytes, block_type: bytes) -> dict[str, Any]:
+    """The metadata object of a META block, or of a compressed METZ block (1.4)."""
+    return decode_json(payload if block_type == META else decode_sized_zstd(payload))
 
 
 def decode_metrics(payload: bytes, block_type: bytes) -> dict[str, Any]:

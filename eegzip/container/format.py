@@ -47,6 +47,11 @@ MTRZ = b"MTRZ"
 # Defined in 1.4.
 RESI = b"RESI"
 XFRM = b"XFRM"
+METZ = b"METZ"
+
+# Block 0: the metadata, as canonical JSON (META) or zstd-compressed (METZ, 1.4, when smaller:
+# 150-200 bytes less per file, which is a tenth of a short file at the ladder's lower rungs).
+META_TYPES = (META, METZ)
 
 # Block 1: the EDF header, verbatim (EDFH) or zstd-compressed (EDFZ, 1.3).
 HEADER_TYPES = (EDFH, EDFZ)
@@ -54,14 +59,18 @@ HEADER_TYPES = (EDFH, EDFZ)
 # The metrics, as canonical JSON (MTRC) or zstd-compressed (MTRZ, 1.3): at most one per file.
 METRICS_TYPES = (MTRC, MTRZ)
 
-# EDFZ and MTRZ payloads (1.3): u32 length n, then one zstd frame of exactly n bytes (the EDF
-# header; the MTRC JSON). EDF headers are mostly spaces and metrics JSON repeats its keys: zstd
-# makes them 3-18x smaller, which is 10-35 % of a lossy file of a few minutes of EEG.
+# EDFZ and MTRZ payloads (1.3), and METZ payloads (1.4): u32 length n, then one zstd frame of
+# exactly n bytes (the EDF header; the MTRC or META JSON). EDF headers are mostly spaces and
+# JSON repeats its keys: zstd makes them 3-18x smaller, which is 10-35 % of a lossy file of a
+# few minutes of EEG.
 SIZED_ZSTD_LENGTH = struct.Struct("<I")
 MAX_SIZED_ZSTD = 1 << 24  # EDF headers: 256 bytes x (1 + 9999 signals) is 2.6 MB
 
 # Blocks holding the codes of one time block; numbered together by block_index.
 CODE_TYPES = (CODE, GCOD, ECOD)
+# Blocks each holding one time block of the coded channels, numbered 0, 1, 2, … by block_index:
+# neural codes, or (1.4) the spectral codec's coefficients. A file holds one kind or the other.
+TIME_BLOCK_TYPES = (*CODE_TYPES, XFRM)
 
 # Human names used in error messages ("block 12 (codes, 00:12:48–00:14:56)").
 BLOCK_KINDS = {
@@ -79,6 +88,7 @@ BLOCK_KINDS = {
     RESP: "residual",
     RESI: "residual",
     XFRM: "spectral",
+    METZ: "metadata",
     ECOD: "entropy-coded codes",
 }
 
@@ -146,8 +156,9 @@ RESP_HEADER = struct.Struct("<ddIIHIH")
 # An XFRM payload (1.4) is one block of the spectral codec (spec §5.14): XFRM_HEADER
 # (start_seconds, duration_seconds, block_index, n_samples per channel, n_channels, window,
 # partition_length, step in µV, recon_offset, n_bands), n_channels f32 means in µV, n_bands > 0:
-# n_channels × n_bands u8 gain codes then as many u8 noise codes, then the quantised DCT
-# coefficients (channel after channel, frequency-major) range coded as RESP's errors are.
+# n_channels × n_bands u8 gain codes then as many u8 noise codes, n_channels u32 frequency
+# counts F_c (bins up to the channel's last nonzero one), then the quantised DCT coefficients of
+# bins 0..F_c-1 (channel after channel, frequency-major) as one row range coded as RESP's errors.
 XFRM_HEADER = struct.Struct("<ddIIHIIfBB")
 XFRM_BAND_EDGES_HZ = (0.5, 4.0, 8.0, 13.0, 30.0, 45.0)  # delta, theta, alpha, beta, gamma
 XFRM_GAIN_STEPS_PER_OCTAVE = 32  # gain code g multiplies by 2**(g / 32)

@@ -33,7 +33,7 @@ from .blocks import (
     decode_edf_header,
     decode_index,
     decode_integer_residual_block,
-    decode_json,
+    decode_meta,
     decode_metrics,
     decode_predictive_block,
     decode_raw_block,
@@ -47,7 +47,6 @@ from .format import (
     BLOCK_KINDS,
     BLOCK_OVERHEAD,
     CODE_HEADER,
-    CODE_TYPES,
     CRC,
     END_MAGIC,
     FLAG_OPTIONAL,
@@ -56,7 +55,7 @@ from .format import (
     HEADER_TYPES,
     INDX,
     MAGIC,
-    META,
+    META_TYPES,
     METRICS_TYPES,
     PREAMBLE,
     PREAMBLE_SIZE,
@@ -65,9 +64,12 @@ from .format import (
     RESI,
     RESIDUAL_TYPES,
     RESP,
+    TIME_BLOCK_TYPES,
     TRAILER,
+    XFRM,
 )
 from .source import is_url, open_source, source_size
+from .spectral import SpectralBlock, decode_spectral_block
 
 _T = TypeVar("_T")
 _VALID_TYPE = re.compile(rb"[A-Z0-9]{4}")
@@ -115,7 +117,9 @@ class ContainerReader:
         self._version = version
         self._layout = layout
         entries = layout.entries
-        self._code_numbers = [n for n, e in enumerate(entries) if e.block_type in CODE_TYPES]
+        self._code_numbers = [
+            n for n, e in enumerate(entries) if e.block_type in TIME_BLOCK_TYPES
+        ]
         self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type in RAW_TYPES]
         self._residual_numbers = {
             e.key: n for n, e in enumerate(entries) if e.block_type in RESIDUAL_TYPES
@@ -166,7 +170,7 @@ class ContainerReader:
     def meta(self) -> dict[str, Any]:
         """The pipeline's metadata (spec §5.1), decoded once and cached."""
         if self._meta is None:
-            self._meta = self._decode(self._required(0), decode_json)
+            self._meta = self._decode_typed(self._required(0), decode_meta)
         return self._meta
 
     @property
@@ -296,14 +300,14 @@ class ContainerReader:
         problems = []
         for number, entry in enumerate(self._layout.entries):
             try:
-                if entry.block_type in CODE_TYPES:
+                if entry.block_type in TIME_BLOCK_TYPES:
                     self._code_block_at(number)
                 elif entry.block_type in RAW_TYPES:
                     self._raw_block_at(number)
                 elif entry.block_type in RESIDUAL_TYPES:
                     self._check_residual_at(number)
-                elif entry.block_type == META:
-                    self._decode(number, decode_json)
+                elif entry.block_type in META_TYPES:
+                    self._decode_typed(number, decode_meta)
                 elif entry.block_type in METRICS_TYPES:
                     self._metrics_at(number)
                 elif entry.block_type in HEADER_TYPES:
@@ -350,9 +354,12 @@ class ContainerReader:
             and entries[n].start_seconds + entries[n].duration_seconds > t0
         ]
 
-    def _code_block_at(self, number: int) -> CodeBlock:
+    def _code_block_at(self, number: int) -> CodeBlock | SpectralBlock:
         block_type = self._layout.entries[number].block_type
-        block = self._decode(number, lambda payload: decode_code_block(payload, block_type))
+        if block_type == XFRM:
+            block = self._decode(number, decode_spectral_block)
+        else:
+            block = self._decode(number, lambda payload: decode_code_block(payload, block_type))
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -570,7 +577,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
                 f"eegzip cannot read (file format {version[0]}.{version[1]}; this eegzip reads "
                 f"{FORMAT_MAJOR}.{FORMAT_MINOR})"
             )
-    for number, required in enumerate(((META,), HEADER_TYPES)):
+    for number, required in enumerate((META_TYPES, HEADER_TYPES)):
         if number < len(entries):
             if entries[number].block_type not in required:
                 raise ContainerFormatError(
@@ -587,13 +594,13 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
         where = f"{name}: block {number}"
         if not _VALID_TYPE.fullmatch(block_type):
             raise ContainerFormatError(f"{where} has an invalid type {_type_name(block_type)}")
-        if block_type in (META, *HEADER_TYPES, INDX) or (
+        if block_type in (*META_TYPES, *HEADER_TYPES, INDX) or (
             block_type in METRICS_TYPES and seen_metrics
         ):
             raise ContainerFormatError(
                 f"{where} is an unexpected extra {BLOCK_KINDS[block_type]} block"
             )
-        if block_type in CODE_TYPES:
+        if block_type in TIME_BLOCK_TYPES:
             if entry.key != n_code_blocks:
                 raise ContainerFormatError(
                     f"{where} is code block {entry.key}, expected {n_code_blocks}"
@@ -624,7 +631,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
 def _describe(block_type: bytes, span: tuple[int, float, float] | None) -> str:
     """'codes, 00:12:48–00:14:56', 'raw signal 3, …', 'metadata', "type 'XXXX'"."""
     kind = BLOCK_KINDS.get(block_type) or f"type {_type_name(block_type)}"
-    if block_type not in (*CODE_TYPES, *RAW_TYPES, *RESIDUAL_TYPES) or span is None:
+    if block_type not in (*TIME_BLOCK_TYPES, *RAW_TYPES, *RESIDUAL_TYPES) or span is None:
         return kind
     key, start, duration = span
     if block_type in RAW_TYPES:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
-import secrets
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..errors import EegzipError, OutputExistsError
+from ..atomic import AtomicOutput
 from .blocks import (
     CodeBlock,
     IndexEntry,
@@ -38,16 +36,20 @@ from .format import (
     END_MAGIC,
     FORMAT_MAJOR,
     FORMAT_MINOR,
+    INDEX_ENTRY,
     INDX,
     MAGIC,
     META,
+    METZ,
     MTRC,
     MTRZ,
     PREAMBLE,
     RESI,
     RESP,
     TRAILER,
+    XFRM,
 )
+from .spectral import SpectralBlock, encode_spectral_block
 
 
 class _Stage(enum.IntEnum):
@@ -76,18 +78,17 @@ class ContainerWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, force: bool = False, entropy: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        entropy: bool = False,
+        inputs: tuple[Path, ...] = (),
     ) -> None:
         self.path = Path(path)
-        self._force = force
         self._entropy = entropy
-        self._refuse_existing()
-        self._tmp_path = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except OSError as exc:
-            raise EegzipError(f"{self.path}: cannot create: {exc.strerror or exc}") from None
-        self._file = os.fdopen(fd, "wb")
+        self._output = AtomicOutput(self.path, force=force, inputs=inputs)
+        self._file = self._output.file
         self._offset = 0
         self._entries: list[IndexEntry] = []
         self._n_code_blocks = 0
@@ -113,7 +114,8 @@ class ContainerWriter:
     def write_meta(self, meta: Mapping[str, Any]) -> None:
         """The pipeline's metadata (spec §5.1); must be the first block."""
         self._expect(_Stage.META, "metadata")
-        self._add_block(META, encode_json(meta))
+        text = encode_json(meta)
+        self._add_block(*_smaller((META, text), (METZ, encode_sized_zstd(text))))
         self._stage = _Stage.EDF_HEADER
 
     def write_edf_header(self, header: bytes) -> None:
@@ -174,6 +176,27 @@ class ContainerWriter:
             duration=block.duration_seconds,
         )
 
+    def write_spectral_block(self, block: SpectralBlock) -> int:
+        """An XFRM block (1.4): a time block of the spectral codec, numbered like code blocks.
+
+        Returns the block's size in the file, so that a caller can steer its rate."""
+        self._expect(_Stage.DATA, "spectral block")
+        if block.index != self._n_code_blocks:
+            raise ValueError(f"spectral block {block.index} given; expected {self._n_code_blocks}")
+        payload = encode_spectral_block(block)
+        self._add_block(
+            XFRM, payload, key=block.index, start=block.start_seconds,
+            duration=block.duration_seconds,
+        )  # fmt: skip
+        self._n_code_blocks += 1
+        return len(payload) + BLOCK_OVERHEAD
+
+    @property
+    def size_if_closed(self) -> int:
+        """Bytes the file would have if closed now: blocks so far, their index, the trailer."""
+        index = BLOCK_OVERHEAD + INDEX_ENTRY.size * (len(self._entries))
+        return self._offset + index + TRAILER.size
+
     def check_before_publishing(self, check: Callable[[Path], None]) -> None:
         """Have ``close()`` run ``check`` on the complete temporary file before renaming it onto
         ``path``; an exception from it deletes the file instead, leaving ``path`` untouched."""
@@ -196,24 +219,14 @@ class ContainerWriter:
             index_offset = self._offset
             index_length = self._write_frame(INDX, encode_index(self._entries))
             self._write(TRAILER.pack(index_offset, index_length, END_MAGIC))
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+            self._output.close_file()
             if self._check is not None:
-                self._check(self._tmp_path)
-            self._refuse_existing()  # the path may have appeared while we were writing
-            os.replace(self._tmp_path, self.path)
+                self._check(self._output.temporary)
+            self._output.commit()
         except BaseException:
             self._abort()
             raise
         self._stage = _Stage.CLOSED
-        _fsync_directory(self.path.parent)
-
-    def _refuse_existing(self) -> None:
-        if self.path.is_dir():
-            raise OutputExistsError(f"{self.path}: is a directory")
-        if self.path.exists() and not self._force:
-            raise OutputExistsError(f"{self.path}: already exists (use --force to overwrite)")
 
     def _expect(self, stage: _Stage, what: str) -> None:
         if self._stage != stage:
@@ -250,22 +263,7 @@ class ContainerWriter:
     def _abort(self) -> None:
         """Forget everything written: close and delete the temporary file."""
         self._stage = _Stage.CLOSED
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self._tmp_path.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        self._output.abort()
 
 
 def _smaller(plain: tuple[bytes, bytes], packed: tuple[bytes, bytes]) -> tuple[bytes, bytes]:

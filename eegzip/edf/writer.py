@@ -1,22 +1,21 @@
 """Atomic EDF/BDF writer: raw header bytes verbatim, then data records fed in record ranges.
 
-Everything goes to a hidden temporary file next to the target, renamed onto it only on
-success, so a failed or interrupted run never leaves a half-written EDF behind.
+Everything goes to a hidden temporary file next to the target (eegzip.atomic), renamed onto it
+only on success, so a failed or interrupted run never leaves a half-written EDF behind.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
+from eegzip.atomic import AtomicOutput
 from eegzip.edf.header import EdfHeader, parse_header
 from eegzip.edf.recording import Recording
-from eegzip.errors import EegzipError, OutputExistsError
 
 
 class EdfWriter:
@@ -28,25 +27,23 @@ class EdfWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], raw_header: bytes, *, force: bool = False
+        self,
+        path: str | os.PathLike[str],
+        raw_header: bytes,
+        *,
+        force: bool = False,
+        inputs: tuple[Path, ...] = (),
     ) -> None:
         self.path = Path(path)
-        self.force = force
         self.header: EdfHeader = parse_header(raw_header, str(self.path))
         self.records_written = 0
-        self.committed = False
-        self._check_target()
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.tmp", dir=self.path.parent)
-        except OSError as exc:
-            raise EegzipError(f"{self.path}: cannot create output ({exc.strerror})") from None
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
+        self._output = AtomicOutput(self.path, force=force, inputs=inputs)
+        self._file = self._output.file
         self._file.write(raw_header[: self.header.header_bytes])
 
-    def _check_target(self) -> None:
-        if self.path.exists() and not self.force:
-            raise OutputExistsError(f"{self.path}: already exists (use --force to overwrite)")
+    @property
+    def committed(self) -> bool:
+        return self._output.committed
 
     def __enter__(self) -> EdfWriter:
         return self
@@ -101,29 +98,14 @@ class EdfWriter:
                     f"{self.path}: wrote {self.records_written} data records but the header "
                     f"says {expected}"
                 )
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600)
-            self._check_target()
-            os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise
-        self.committed = True
-        return self.path
+        return self._output.commit()
 
     def abort(self) -> None:
         """Drop the temporary file, leaving the target untouched; no-op after `commit()`."""
-        self._file.close()
-        if not self.committed:
-            self._tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        self._output.abort()
 
 
 def _as_bytes(data: np.ndarray | bytes, index: int, h: EdfHeader) -> bytes:

@@ -25,6 +25,7 @@ from eegzip.edf.header import with_record_count
 from eegzip.edf.reader import digital_from_bytes
 from eegzip.errors import EegzipError, NoCodableChannelError, UnsupportedError, UsageError
 from eegzip.metrics import FidelityAccumulator
+from eegzip.pipeline import spectral
 from eegzip.pipeline.blockcodec import decode_block, encode_block
 from eegzip.pipeline.channels import select_codec_channels, uv_factor
 from eegzip.pipeline.groups import Grouping, plan_grouping
@@ -64,6 +65,9 @@ class CompressOptions:
     group_size: int | None = None
     entropy: bool = True
     """Range-code the code indices (ECOD blocks, about 8 % smaller) instead of zstd."""
+    bitrate: float | None = None
+    """Code with the spectral codec at this many bit/s per coded channel (pipeline/spectral.py)
+    instead of the neural codec; file bytes included."""
     anonymize: Anonymization | None = None
     """Store the header (and annotations) de-identified in EDF+'s forms (edf/anonymize.py)."""
 
@@ -125,6 +129,14 @@ class CompressResult:
     """Multi-channel models: ``mode`` and ``groups`` (lists of channel labels)."""
     code_stats: dict | None = None
     """CodeStats.to_dict(): bits per stored code vs log2(codebook size) and entropy."""
+    bitrate: float | None = None
+    """The spectral codec's target, bit/s per coded channel (None: the neural codec)."""
+
+    @property
+    def bits_per_second_per_channel(self) -> float:
+        """The rate reached: the whole file's bits per second per coded channel."""
+        seconds = self.duration_seconds * len(self.codec_channels)
+        return 8 * self.output_bytes / max(1e-9, seconds)
 
     @property
     def ratio(self) -> float:
@@ -155,6 +167,8 @@ class CompressResult:
             "residual_bytes": self.residual_bytes,
             "grouping": self.grouping,
             "code_stats": self.code_stats,
+            "bitrate_target": self.bitrate,
+            "bits_per_second_per_channel": round(self.bits_per_second_per_channel, 2),
         }
 
 
@@ -242,7 +256,7 @@ def build_meta(
     header: EdfHeader,
     channels: CodecChannels,
     layout: BlockLayout,
-    codec: Codec,
+    codec: Codec | None,
     codebooks: int,
     raw_records: int,
     grouping: Grouping | None = None,
@@ -251,7 +265,7 @@ def build_meta(
     return {
         **groups,
         "created_by": {"eegzip": __version__},
-        "model": codec.identity(),
+        "model": codec.identity() if codec else None,
         "codebooks_kept": codebooks,
         "codec_channels": list(channels.indices),
         "codec_uv_factors": list(channels.uv_factors),
@@ -317,29 +331,49 @@ def payload_bytes(path: Path, *block_types: str) -> int:
 def compress_file(
     source: Path,
     output: Path,
-    codec: Codec,
+    codec: Codec | None,
     options: CompressOptions = CompressOptions(),
     progress: Progress | None = None,
 ) -> CompressResult:
+    """``codec`` is the neural model; None with ``options.bitrate`` (the spectral codec)."""
     started = time.perf_counter()
     archival = options.max_error_uv is not None
-    codebooks = options.codebooks or (ARCHIVAL_CODEBOOKS if archival else codec.n_codebooks)
-    if not 1 <= codebooks <= codec.n_codebooks:
-        raise EegzipError(f"--codebooks must be 1..{codec.n_codebooks} for {codec.spec.name}")
+    if options.bitrate is not None:
+        spectral.check_request(
+            options.bitrate, options.codebooks, options.max_error_uv, options.groups
+        )
+        codebooks = 0
+    else:
+        if codec is None:
+            raise UsageError("the neural codec needs a model")
+        codebooks = options.codebooks or (ARCHIVAL_CODEBOOKS if archival else codec.n_codebooks)
+        if not 1 <= codebooks <= codec.n_codebooks:
+            raise EegzipError(
+                f"--codebooks must be 1..{codec.n_codebooks} for {codec.spec.name}"
+            )
     if options.max_error_uv is not None and not options.max_error_uv >= 0:
         raise EegzipError(f"--max-error must be ≥ 0 µV, not {options.max_error_uv}")
     with (
         EdfFile.open(source) as edf,
-        ContainerWriter(output, force=options.force, entropy=options.entropy) as writer,
+        ContainerWriter(
+            output, force=options.force, entropy=options.entropy, inputs=(source,)
+        ) as writer,
     ):
         h = edf.header
         channels = plan_channels(h, options, str(source))
         labels = [h.signals[i].label for i in channels.indices]
-        grouping = plan_groups(codec, labels, options)
-        layout = make_layout(h, channels, codec, options, str(source))
+        grouping = plan_groups(codec, labels, options) if codec is not None else None
+        if codec is None:
+            layout = spectral.layout_for(h, channels.samples_per_record)
+        else:
+            layout = make_layout(h, channels, codec, options, str(source))
         raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
+        if codec is None:
+            raw_records = spectral.raw_block_records(h)
         meta = build_meta(h, channels, layout, codec, codebooks, raw_records, grouping)
         meta["max_error_uv"] = options.max_error_uv
+        if codec is None:
+            meta["spectral"] = {"bitrate": options.bitrate}
         anonymize = options.anonymize
         if anonymize is not None:
             meta["anonymized"] = anonymize.to_meta()
@@ -361,7 +395,9 @@ def compress_file(
         rate = h.sample_rate(channels.indices[0])
         accumulator = (
             FidelityAccumulator(
-                [s.label for s in codec_signals], rate, mel_sample_rate=codec.sample_rate
+                [s.label for s in codec_signals],
+                rate,
+                mel_sample_rate=codec.sample_rate if codec else spectral.MEL_SAMPLE_RATE,
             )
             if options.measure
             else None
@@ -407,8 +443,21 @@ def compress_file(
                 accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
 
         needs_decoding = accumulator is not None or steps is not None
-        code_stats = CodeStats(codec.codebook_size, options.entropy)
-        for b in range(layout.n_blocks):
+        code_stats = CodeStats(codec.codebook_size if codec else 1, options.entropy)
+        if codec is None:
+
+            def measure(block: int, decoded_uv: np.ndarray) -> None:
+                nonlocal clipped
+                digital, n_clipped = to_digital(decoded_uv, codec_signals, channels.uv_factors)
+                clipped += n_clipped
+                lo, hi = layout.source_range(block)
+                accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
+
+            step = spectral.encode_file(
+                writer, read, layout, h, len(codec_signals), options.bitrate,
+                measure if accumulator else None, progress,
+            )  # fmt: skip
+        for b in range(layout.n_blocks if codec is not None else 0):
             recent[b] = encode_block(codec, layout, read, b, codebooks, grouping)
             code_stats.add(recent[b].codes, writer.write_code_block(recent[b]))
             if needs_decoding and b >= 1:
@@ -416,7 +465,7 @@ def compress_file(
             recent.pop(b - 2, None)
             if progress:
                 progress(b + 1, layout.n_blocks)
-        if needs_decoding:
+        if needs_decoding and codec is not None:
             finish(layout.n_blocks - 1)
         fidelity = accumulator.result().to_dict() if accumulator else None
         duration = h.n_records * h.record_duration
@@ -425,8 +474,13 @@ def compress_file(
             "clipped_samples": clipped,
             "codebooks": codebooks,
             "duration_seconds": duration,
-            "codes": code_stats.to_dict(),
         }
+        if codec is None:  # compact: the overall row only (short files are mostly overhead)
+            if fidelity is not None:
+                metrics["fidelity"] = {k: v for k, v in fidelity.items() if k != "channels"}
+            metrics["spectral"] = {"step_uv": step.step_uv, "bitrate_reachable": step.reached}
+        else:
+            metrics["codes"] = code_stats.to_dict()
         writer.write_metrics(metrics)
         if steps is not None:
             from eegzip.pipeline.selfcheck import check_archival  # imports decompress
@@ -454,5 +508,6 @@ def compress_file(
         max_error_uv=options.max_error_uv,
         residual_bytes=payload_bytes(output, "RESD", "RESP", "RESI"),
         grouping=grouping.summary(labels) if grouping else None,
-        code_stats=metrics["codes"],
+        code_stats=metrics.get("codes"),
+        bitrate=options.bitrate,
     )

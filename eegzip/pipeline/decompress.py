@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from eegzip.codec import registry
+from eegzip.codec import spectral as spectral_codec
 from eegzip.codec.registry import Codec
 from eegzip.container import CodeBlock, ContainerReader, RawBlock
 from eegzip.container.reader import clock
+from eegzip.container.spectral import SpectralBlock
 from eegzip.edf import EdfFile, EdfHeader, EdfWriter, parse_header
 from eegzip.edf.window import shift_tals, window_header
 from eegzip.errors import (
@@ -28,6 +30,7 @@ from eegzip.errors import (
     UsageError,
 )
 from eegzip.metrics import FidelityAccumulator
+from eegzip.pipeline import spectral
 from eegzip.pipeline.blockcodec import decode_block
 from eegzip.pipeline.compress import Progress
 from eegzip.pipeline.groups import Grouping
@@ -179,12 +182,13 @@ class _RecordAssembler:
 
 
 def _code_blocks(
-    reader: ContainerReader, first: int, last: int, count: int
-) -> Iterator[tuple[int, dict[int, CodeBlock]]]:
-    """Blocks first..last, each with a window holding it and its neighbours among 0..count-1."""
-    window: dict[int, CodeBlock] = {}
+    reader: ContainerReader, first: int, last: int, count: int, context: int = 1
+) -> Iterator[tuple[int, dict[int, CodeBlock | SpectralBlock]]]:
+    """Blocks first..last, each with a window holding it and ``context`` neighbours on either
+    side among 0..count-1 (neural codes decode with their neighbours'; spectral blocks alone)."""
+    window: dict[int, CodeBlock | SpectralBlock] = {}
     for b in range(first, last + 1):
-        for k in (b - 1, b, b + 1):
+        for k in range(b - context, b + context + 1):
             if 0 <= k < count and k not in window:
                 window[k] = reader.code_block(k)
         window.pop(b - 2, None)
@@ -341,7 +345,7 @@ class ContainerDecoder:
 
     reader: ContainerReader
     header: EdfHeader
-    codec: Codec
+    codec: Codec | None  # None: the file holds the spectral codec's blocks (XFRM)
     layout: BlockLayout
     channels: CodecChannels
     grouping: Grouping | None
@@ -356,7 +360,8 @@ class ContainerDecoder:
         meta = reader.meta
         header = parse_header(reader.edf_header, f"{name} (stored EDF header)")
         checked = ContainerMeta.read(reader, header, name)  # before any model is loaded
-        codec = codec_for(meta, model, device, name)
+        spectral_coded = meta.get("spectral") is not None
+        codec = None if spectral_coded else codec_for(meta, model, device, name)
         indices = checked.codec_channels
         channels = CodecChannels(
             indices=indices,
@@ -367,9 +372,13 @@ class ContainerDecoder:
             reader=reader,
             header=header,
             codec=codec,
-            layout=layout_from_meta(meta, codec),
+            layout=(
+                layout_from_meta(meta, codec)
+                if codec is not None
+                else spectral.layout_for(header, channels.samples_per_record)
+            ),
             channels=channels,
-            grouping=grouping_from_meta(meta, codec, len(indices), name),
+            grouping=None if codec is None else grouping_from_meta(meta, codec, len(indices), name),
             bounded=checked.bounded,
             name=name,
             meta=checked,
@@ -378,6 +387,23 @@ class ContainerDecoder:
     @property
     def lossless_indices(self) -> list[int]:
         return list(self.meta.lossless_channels)
+
+    def _spectral_digital(
+        self, b: int, block: CodeBlock | SpectralBlock | None, codec_signals
+    ) -> tuple[np.ndarray, int]:
+        """Block ``b`` of a spectral-codec file, once its shape matches the layout."""
+        lo, hi = self.layout.source_range(b)
+        if not isinstance(block, SpectralBlock) or (block.n_channels, block.n_samples) != (
+            len(self.channels.indices),
+            hi - lo,
+        ):
+            raise ContainerFormatError(
+                f"{self.name}: block {b} is not a spectral block of {len(self.channels.indices)}"
+                f" channels × {hi - lo} samples, as its metadata implies"
+            )
+        rate = self.channels.samples_per_record / self.header.record_duration
+        decoded = spectral_codec.decode(block, rate)
+        return to_digital(decoded, codec_signals, self.channels.uv_factors)
 
     def _block_digital(
         self, b: int, window: dict[int, CodeBlock], codec_signals
@@ -389,6 +415,8 @@ class ContainerDecoder:
         """
         if self.bounded and not self.reader.residual_needs_decoder(b):
             return _residual(self.reader, b, self.name).samples(), 0
+        if self.codec is None:
+            return self._spectral_digital(b, window.get(b), codec_signals)
         streams = len(self.grouping.members) if self.grouping else len(self.channels.indices)
         for k, code_block in window.items():
             self.meta.check_code_block(code_block, k, streams, self.name)
@@ -437,7 +465,8 @@ class ContainerDecoder:
         records_done = 0
         needed = dict.fromkeys(lossless, first)  # the next record of each lossless signal
         b_first, b_last = layout.block_of(s_first), layout.block_of(s_stop - 1)
-        for b, window in _code_blocks(reader, b_first, b_last, count):
+        context = 0 if self.codec is None else 1
+        for b, window in _code_blocks(reader, b_first, b_last, count, context):
             lo, hi = layout.source_range(b)
             keep = slice(max(lo, s_first) - lo, min(hi, s_stop) - lo)
             digital, n_clipped = self._block_digital(b, window, codec_signals)
@@ -535,7 +564,9 @@ def decompress_file(
             FidelityAccumulator(
                 [s.label for s in codec_signals],
                 header.sample_rate(indices[0]),
-                mel_sample_rate=decoder.codec.sample_rate,
+                mel_sample_rate=(
+                    decoder.codec.sample_rate if decoder.codec else spectral.MEL_SAMPLE_RATE
+                ),
             )
             if ref
             else None
@@ -556,7 +587,7 @@ def decompress_file(
             if progress:
                 progress(block.index - b_first + 1, b_total)
 
-        writer = EdfWriter(output, raw_header, force=force) if output else None
+        writer = EdfWriter(output, raw_header, force=force, inputs=(source,)) if output else None
         try:
             for records in decoder.records(
                 first,

@@ -9,8 +9,6 @@ decoded model output can be turned back into µV later (spec §14).
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eegzip import __version__
+from eegzip.atomic import AtomicOutput, check_target
 from eegzip.codec import registry
 from eegzip.codec.registry import Codec
 from eegzip.container import CONTAINER_SUFFIX, CodeBlock, ContainerReader
@@ -27,7 +26,6 @@ from eegzip.errors import (
     ContainerFormatError,
     EegzipError,
     InputNotFoundError,
-    OutputExistsError,
     UsageError,
 )
 from eegzip.pipeline.groups import Grouping
@@ -84,28 +82,18 @@ class Tokens:
     def save(self, path: str | Path, *, force: bool = False) -> Path:
         """Write an uncompressed .npz atomically (temporary file, then rename)."""
         target = Path(path)
-        check_output(target, force)
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:  # os.open, not mkstemp: the file gets the umask's permissions, not 0600
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except OSError as exc:
-            raise EegzipError(f"{target}: cannot create: {exc.strerror or exc}") from None
         try:
-            with os.fdopen(fd, "wb") as file:
+            with AtomicOutput(target, force=force) as output:
                 np.savez(
-                    file,
+                    output.file,
                     codes=self.codes,
                     frame_start_seconds=self.frame_start_seconds,
                     offsets=self.offsets,
                     scales=self.scales,
                     meta=np.array(json.dumps(self.describe())),
                 )
-            check_output(target, force)  # it may have appeared while we were writing
-            os.replace(tmp, target)
         except OSError as exc:
             raise EegzipError(f"{target}: cannot write ({exc.strerror or exc})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         return target
 
     @classmethod
@@ -136,11 +124,8 @@ class Tokens:
 
 
 def check_output(path: Path, force: bool) -> None:
-    """Refuse a directory, or an existing file without ``force``."""
-    if path.is_dir():
-        raise OutputExistsError(f"{path}: is a directory")
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
+    """Refuse a directory, or an existing file without ``force`` (before the work, not after)."""
+    check_target(path, force)
 
 
 def read_tokens(

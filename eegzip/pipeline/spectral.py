@@ -1,0 +1,205 @@
+"""The rate ladder: code the EEG channels with the spectral codec at a target bit rate.
+
+``--bitrate B`` asks for B bits per second per coded channel, container bytes included (the EDF
+header, lossless signals, metrics and index count too). One quantiser step serves the whole
+file, which minimises its pooled squared error for the bytes spent; it is found by bisection on
+a sample of the file's blocks, so the rate reached is close to, not exactly, the target; the
+result reports it. Each block holds its own step, so nothing else depends on the search.
+
+Blocks are whole data records of about 64 s, aligned with the lossless-signal blocks, and each
+decodes on its own: random access and damage reports work as for neural code blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eegzip.codec import spectral
+from eegzip.container import ContainerWriter
+from eegzip.container.format import BLOCK_OVERHEAD, INDEX_ENTRY
+from eegzip.container.spectral import SpectralBlock, encode_spectral_block
+from eegzip.edf import EdfHeader
+from eegzip.errors import UsageError
+from eegzip.pipeline.layout import BlockLayout
+
+if TYPE_CHECKING:  # blockcodec imports torch, which the spectral codec does not need
+    from eegzip.pipeline.blockcodec import SourceReader
+
+LADDER = (15, 40, 60, 100, 200, 400, 600)
+"""The documented rungs, bit/s per coded channel; any rate in between works too."""
+
+DEFAULT_BITRATE = 100.0
+"""What ``eegzip compress`` uses when told nothing: on the test split, PRDN about 36 % on
+quiet rest EEG (EEGMAT) and 3 % on Guinea-Bissau, every band's power within 0.85-1.1, files
+80x (EEGMAT, 500 Hz) and 20x (Guinea-Bissau, 128 Hz) smaller than the EDF."""
+
+PAPER = "paper"
+"""``--bitrate paper``: the paper's configuration, the neural codec alone with 9 × 1024 codes
+per 512 samples at 256 Hz (45 bit/s per channel before entropy coding)."""
+
+BAND_TARGET = 0.85
+"""Share of every EEG band's power kept from BAND_TARGET_FROM bit/s/ch up (issue: 0.8-1.25)."""
+
+BAND_TARGET_FROM = 40.0
+"""Below this rate the codec spends every bit on squared error: restoring the bands there
+costs a quarter more PRDN (measured at 15 bit/s/ch on EEGMAT: 84 % → 104 %)."""
+
+BLOCK_SECONDS = 256.0
+SAMPLE_BLOCKS = 6
+"""Blocks the step search encodes (evenly spread); more cost time and change the step little."""
+
+SEARCH_STEPS = 14
+"""Halvings of a 2**24 step range in log space: the step ends within 0.1 % of the target's."""
+
+MEL_SAMPLE_RATE = 256
+"""The metrics' mel loss is computed at the neural models' rate, so that rungs compare."""
+
+METRICS_RESERVE = 320
+"""Bytes set aside for the metrics block: its overall row, zstd-compressed (about 300)."""
+
+
+MAX_BITRATE = 1e6
+
+
+def check_request(
+    bitrate: float, codebooks: int | None, max_error_uv: float | None, groups: str | None
+) -> None:
+    """Refuse a rate that is no rate, and options that belong to the other codecs."""
+    if not (math.isfinite(bitrate) and 0 < bitrate <= MAX_BITRATE):
+        raise UsageError(f"--bitrate must be a rate in bit/s per channel (0-{MAX_BITRATE:g})")
+    clash = [
+        name
+        for name, value in (
+            ("--codebooks", codebooks),
+            ("--max-error/--lossless", max_error_uv),
+            ("--groups", groups),
+        )
+        if value is not None
+    ]
+    if clash:
+        raise UsageError(
+            f"--bitrate chooses the codec itself and cannot be combined with {clash[0]}"
+            f" (--bitrate {PAPER} is the neural codec with 9 codebooks)"
+        )
+
+
+def layout_for(header: EdfHeader, samples_per_record: int) -> BlockLayout:
+    """Blocks of whole data records, about BLOCK_SECONDS each, at the signal's own rate."""
+    records = max(1, round(BLOCK_SECONDS / header.record_duration))
+    return BlockLayout(
+        up=1,
+        down=1,
+        hop=samples_per_record,
+        model_rate=max(1, round(samples_per_record / header.record_duration)),
+        block_frames=records,
+        context_frames=0,
+        source_samples=header.n_records * samples_per_record,
+    )
+
+
+RAW_BLOCK_SECONDS = 3600.0
+"""Lossless signals (annotations above all) go in blocks of up to an hour with the spectral
+codec: a 3-min EEGMAT file's annotations take 0.2 kB in one block instead of 0.5 kB in three,
+which at 15-40 bit/s/ch is a tenth of the file."""
+
+
+def raw_block_records(header: EdfHeader) -> int:
+    return max(1, min(header.n_records, round(RAW_BLOCK_SECONDS / header.record_duration)))
+
+
+def band_target_for(bitrate: float) -> float | None:
+    return BAND_TARGET if bitrate >= BAND_TARGET_FROM else None
+
+
+def metrics_reserve(measure: bool) -> int:
+    return METRICS_RESERVE if measure else 0
+
+
+def _block_cost(block: SpectralBlock) -> int:
+    """Bytes a block adds to the file: payload, block framing and its index entry."""
+    return len(encode_spectral_block(block)) + BLOCK_OVERHEAD + INDEX_ENTRY.size
+
+
+@dataclass(frozen=True)
+class StepChoice:
+    step_uv: float
+    reached: bool  # False: even the coarsest step is over budget (the file is too short)
+
+
+def choose_step(
+    read: SourceReader,
+    layout: BlockLayout,
+    sample_rate: float,
+    budget_bytes: float,
+    band_target: float | None,
+) -> StepChoice:
+    """The finest step whose estimated total of block bytes fits ``budget_bytes``."""
+    n = layout.n_blocks
+    picks = sorted({round(i * (n - 1) / max(1, SAMPLE_BLOCKS - 1)) for i in range(SAMPLE_BLOCKS)})
+    ranges = [layout.source_range(b) for b in picks]
+    blocks = [read(lo, hi) for lo, hi in ranges]
+    share = layout.source_samples / max(1, sum(hi - lo for lo, hi in ranges))
+    spread = max(float(np.std(x)) for x in blocks) or 1.0
+
+    def total(step: float) -> float:
+        costs = (_block_cost(spectral.encode(x, sample_rate, step, band_target=band_target))
+                 for x in blocks)  # fmt: skip
+        return share * sum(costs)
+
+    lo, hi = math.log(spread * 2.0**-12), math.log(spread * 2.0**12)
+    if total(math.exp(hi)) > budget_bytes:
+        return StepChoice(math.exp(hi), reached=False)
+    for _ in range(SEARCH_STEPS):
+        mid = (lo + hi) / 2
+        if total(math.exp(mid)) <= budget_bytes:
+            hi = mid
+        else:
+            lo = mid
+    return StepChoice(math.exp(hi), reached=True)
+
+
+def encode_file(
+    writer: ContainerWriter,
+    read: SourceReader,
+    layout: BlockLayout,
+    header: EdfHeader,
+    n_channels: int,
+    bitrate: float,
+    measure: Callable[[int, np.ndarray], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StepChoice:
+    """Choose the step for ``bitrate``, then encode and write every block.
+
+    Called once the metadata, the EDF header and the lossless signals are written, so that
+    their bytes come off the budget. ``measure(block, µV)`` sees what decoding will give.
+    """
+    sample_rate = layout.hop / header.record_duration
+    band_target = band_target_for(bitrate)
+    seconds = header.n_records * header.record_duration
+    budget = (
+        bitrate * seconds * n_channels / 8
+        - writer.size_if_closed
+        - metrics_reserve(measure is not None)
+    )
+    step = choose_step(read, layout, sample_rate, budget, band_target)
+    for b in range(layout.n_blocks):
+        lo, hi = layout.source_range(b)
+        block = spectral.encode(
+            read(lo, hi),
+            sample_rate,
+            step.step_uv,
+            index=b,
+            start_seconds=lo / layout.hop * header.record_duration,
+            band_target=band_target,
+        )
+        writer.write_spectral_block(block)
+        if measure is not None:
+            measure(b, spectral.decode(block, sample_rate))
+        if progress:
+            progress(b + 1, layout.n_blocks)
+    return step
