@@ -1,18 +1,15 @@
 """Remote random access: a real, long .eegc served over HTTP with Range support, read by window.
 
-The server is a small threaded handler written here (http.server has no Range support); it
-logs every range it serves, so the test can count what a one-minute window costs.
+The server (eegzip.bench.remote; http.server has no Range support) logs every range it
+serves, so the test can count what a one-minute window costs.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -20,112 +17,33 @@ import pytest
 from typer.testing import CliRunner
 
 import eegzip
+from eegzip.bench.remote import RangeServer, serving, write_concatenated_eegmat
 from eegzip.cli import app
 from eegzip.container.source import RemoteWarning
-from eegzip.edf import EdfFile, EdfWriter, build_header, encode_tals
-from eegzip.errors import ContainerFormatError, InputNotFoundError
+from eegzip.errors import ContainerFormatError, InputNotFoundError, UnsupportedError
 
-SUBJECTS = 30  # 30 EEGMAT rest files of 182 s: 91 minutes (see the window test)
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+SUBJECTS = 30  # EEGMAT rest files of 182 s: 91 minutes (see the window test)
 
 
 @pytest.fixture(scope="module")
 def long_eegc(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 91-minute EDF+ of real EEGMAT records (30 subjects' rest files one after the
-    other, annotation TALs renumbered), compressed with the shipped model."""
-    files = [shared_data / "eegmat" / f"Subject{n:02d}_1.edf" for n in range(SUBJECTS + 4)]
-    opened = [EdfFile.open(f) for f in files]
-    opened = [f for f in opened if f.header.n_records == 182][:SUBJECTS]
-    assert len(opened) == SUBJECTS
-    first = opened[0].header
-    total = sum(f.header.n_records for f in opened)
+    """A 91-minute EDF+ of real EEGMAT records, compressed with the shipped model."""
     folder = tmp_path_factory.mktemp("long")
-    edf = folder / "long.edf"
-    annotation = first.annotation_indices[0]
-    tal_bytes = first.signals[annotation].samples_per_record * 2
-    with EdfWriter(edf, build_header(replace(first, n_records=total))) as writer:
-        record = 0
-        for f in opened:
-            for r in range(f.header.n_records):
-                rows = [f.read_digital(i, r, r + 1) for i in range(len(first.signals))]
-                tals = encode_tals(float(record), [], tal_bytes)
-                rows[annotation] = np.frombuffer(tals, "<i2").astype(np.int32)
-                writer.write_records(rows)
-                record += 1
-    for f in opened:
-        f.close()
+    edf = write_concatenated_eegmat(shared_data, folder / "long.edf", SUBJECTS)
     out = folder / "long.eegc"
     eegzip.compress(edf, out, measure=False)
     return out
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, root: Path, *, ranges: bool, cut_after: int | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.root = root
-        self.ranges = ranges
-        self.cut_after = cut_after  # close the connection after this many body bytes
-        self.log: list[tuple[int, int]] = []  # (first byte, bytes sent) of every answer
-        self.lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self.server.root / self.path.lstrip("/").split("?")[0]
-        if not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        size = len(data)
-        match = _RANGE.fullmatch(self.headers.get("Range", ""))
-        if match is None or not self.server.ranges:
-            first, body, status = 0, data, 200
-        else:
-            lo, hi = match.groups()
-            if lo == "":  # suffix: the last `hi` bytes
-                first, last = max(0, size - int(hi)), size - 1
-            else:
-                first, last = int(lo), min(size - 1, int(hi) if hi else size - 1)
-            if first >= size:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body, status = data[first : last + 1], 206
-        self.send_response(status)
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {first}-{first + len(body) - 1}/{size}")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.server.cut_after is not None:
-            body = body[: self.server.cut_after]
-        with self.server.lock:
-            self.server.log.append((first, len(body)))
-        self.wfile.write(body)
-
-
 @pytest.fixture()
 def serve() -> Iterator:
-    servers: list[_Server] = []
+    with ExitStack() as stack:
 
-    def start(root: Path, **options) -> tuple[_Server, str]:
-        server = _Server(root, **options)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server, f"http://127.0.0.1:{server.server_address[1]}"
+        def start(root: Path, **options) -> tuple[RangeServer, str]:
+            server = stack.enter_context(serving(root, **options))
+            return server, server.url
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def test_one_minute_window_transfers_under_a_tenth(long_eegc: Path, serve) -> None:
@@ -135,7 +53,7 @@ def test_one_minute_window_transfers_under_a_tenth(long_eegc: Path, serve) -> No
     with eegzip.open(url) as remote:
         assert remote.duration >= 30 * 60
         window = remote.read(start=600, duration=60)
-    sent = sum(n for _, n in server.log)
+    sent = server.bytes_sent
     assert sent < 0.10 * size, f"{sent} of {size} bytes for one minute: {server.log}"
     assert len(server.log) > 3  # trailer, index, metadata, header, blocks: ranges, not all
     with eegzip.open(long_eegc) as local:
@@ -151,7 +69,7 @@ def test_cli_on_a_url(long_eegc: Path, serve, tmp_path: Path) -> None:
         app, ["decompress", url, "-o", str(out), "--start", "600", "--duration", "60"]
     )
     assert result.exit_code == 0, result.output
-    sent = sum(n for _, n in server.log)
+    sent = server.bytes_sent
     assert sent < 0.10 * long_eegc.stat().st_size
     local = tmp_path / "local.edf"
     eegzip.decompress(long_eegc, local, start=600, duration=60)
@@ -162,6 +80,13 @@ def test_cli_on_a_url(long_eegc: Path, serve, tmp_path: Path) -> None:
     verified = runner.invoke(app, ["verify", url])
     assert verified.exit_code == 0, verified.output
     assert "OK" in verified.output
+    tokens = runner.invoke(app, ["tokens", url, "-o", str(tmp_path / "t.npz")])
+    assert tokens.exit_code == 0, tokens.output
+    remote_codes = eegzip.Tokens.load(tmp_path / "t.npz").codes
+    assert np.array_equal(remote_codes, eegzip.tokens(long_eegc).codes)
+    refused = runner.invoke(app, ["compress", url.replace(".eegc", ".edf")])
+    assert refused.exit_code == UnsupportedError.exit_code
+    assert "not URLs" in refused.output
 
 
 def test_server_without_ranges_downloads_whole_file_with_a_warning(demo_eegc: Path, serve):
@@ -179,7 +104,7 @@ def test_bad_remote_inputs_are_one_clear_error(demo_eegc: Path, serve, tmp_path:
     _, base = serve(demo_eegc.parent, ranges=True)
     with pytest.raises(InputNotFoundError, match="answered 404"):
         eegzip.info(f"{base}/missing.eegc")
-    closed = _Server(demo_eegc.parent, ranges=True)
+    closed = RangeServer(demo_eegc.parent)
     port = closed.server_address[1]
     closed.server_close()
     result = runner.invoke(app, ["info", f"http://127.0.0.1:{port}/demo.eegc"])
@@ -207,3 +132,20 @@ def test_no_warning_from_a_range_server(demo_eegc: Path, serve) -> None:
         warnings.simplefilter("error")
         with eegzip.open(f"{base}/{demo_eegc.name}") as remote:
             assert remote.channels
+
+
+def test_fsspec_url(demo_eegc: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/eegzip-test/demo.eegc", demo_eegc.read_bytes())
+    try:
+        with (
+            eegzip.open("memory://eegzip-test/demo.eegc") as remote,
+            eegzip.open(demo_eegc) as local,
+        ):
+            assert np.array_equal(remote.read(start=3, duration=4), local.read(start=3, duration=4))
+        assert eegzip.verify("memory://eegzip-test/demo.eegc").ok
+        with pytest.raises(InputNotFoundError, match="no such file"):
+            eegzip.info("memory://eegzip-test/missing.eegc")
+    finally:
+        memory.rm("/eegzip-test", recursive=True)

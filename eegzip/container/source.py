@@ -12,6 +12,7 @@ import http.client
 import io
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 import warnings
@@ -22,17 +23,24 @@ from typing import BinaryIO
 
 from eegzip.errors import InputNotFoundError, UnsupportedError
 
-from .format import TRAILER
+from .format import PREAMBLE_SIZE
 
-TAIL_BYTES = TRAILER.size
-"""Read from a URL's end when it is opened, which also tells its size: the trailer, which
-says where the index is (fetched next, exactly)."""
+HEAD_BYTES = PREAMBLE_SIZE
+"""Read from a URL's start when it is opened: the preamble, read first anyway, and the
+Content-Range answer tells the file's size. (Not the end: some range servers, Python's
+RangeHTTPServer among them, refuse suffix ranges such as ``bytes=-24``.)"""
 
 CACHE_RANGES = 64
-"""Fetched ranges kept, most recently used first: a block read twice is fetched once."""
+"""Fetched ranges kept per URL, most recently used first: a block read twice is fetched once."""
+
+REMEMBERED_URLS = 8
+"""URLs whose fetched ranges outlive the file object, so that opening the same URL again in
+this process (a command plans, then reads) fetches its index once. Reused only while the
+URL's size, ETag and Last-Modified, asked at every open, are unchanged."""
 
 TIMEOUT_SECONDS = 30.0
 
+_CACHE_LOCK = threading.Lock()  # caches of one URL are shared by its open files
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
@@ -54,13 +62,19 @@ class RangeFile(io.RawIOBase):
     fetch, so what a read cost can be measured.
     """
 
-    def __init__(self, name: str, size: int, fetch: Callable[[int, int], bytes]) -> None:
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        fetch: Callable[[int, int], bytes],
+        cache: OrderedDict[int, bytes] | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.size = size
         self._fetch = fetch
         self._position = 0
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._cache: OrderedDict[int, bytes] = OrderedDict() if cache is None else cache
         self.fetched: list[tuple[int, int]] = []
 
     def readable(self) -> bool:
@@ -99,16 +113,18 @@ class RangeFile(io.RawIOBase):
 
     def keep(self, offset: int, data: bytes) -> None:
         """Remember ``data`` as the bytes at ``offset`` (the reader's tail prefetch uses it)."""
-        self._cache[offset] = data
-        self._cache.move_to_end(offset, last=False)
-        while len(self._cache) > CACHE_RANGES:
-            self._cache.popitem()
+        with _CACHE_LOCK:
+            self._cache[offset] = data
+            self._cache.move_to_end(offset, last=False)
+            while len(self._cache) > CACHE_RANGES:
+                self._cache.popitem()
 
     def _cached(self, start: int, stop: int) -> bytes | None:
-        for offset, data in self._cache.items():
-            if offset <= start and stop <= offset + len(data):
-                self._cache.move_to_end(offset, last=False)
-                return data[start - offset : stop - offset]
+        with _CACHE_LOCK:
+            for offset, data in self._cache.items():
+                if offset <= start and stop <= offset + len(data):
+                    self._cache.move_to_end(offset, last=False)
+                    return data[start - offset : stop - offset]
         return None
 
     @property
@@ -147,9 +163,9 @@ def source_size(file: BinaryIO) -> int:
     return os.fstat(file.fileno()).st_size
 
 
-def _request(url: str, first: int, last: int | None) -> urllib.request.Request:
-    """GET of bytes first..last (inclusive); a negative ``first`` asks for the last -first."""
-    wanted = f"bytes={first}" if first < 0 else f"bytes={first}-{'' if last is None else last}"
+def _request(url: str, first: int, last: int) -> urllib.request.Request:
+    """GET of bytes first..last (inclusive)."""
+    wanted = f"bytes={first}-{last}"
     return urllib.request.Request(url, headers={"Range": wanted, "Accept-Encoding": "identity"})
 
 
@@ -179,12 +195,12 @@ def _body(url: str, response: http.client.HTTPResponse, expected: int | None) ->
 
 
 def _open_http(url: str) -> tuple[BinaryIO, int]:
-    """A RangeFile over ``url``, primed with its last bytes; a whole download if the
+    """A RangeFile over ``url``, primed with its first bytes; a whole download if the
     server ignores Range requests."""
     try:
-        response = urllib.request.urlopen(_request(url, -TAIL_BYTES, None), timeout=TIMEOUT_SECONDS)
+        response = urllib.request.urlopen(_request(url, 0, HEAD_BYTES - 1), timeout=TIMEOUT_SECONDS)
     except urllib.error.HTTPError as exc:
-        if exc.code != 416:  # 416: an empty file has no last bytes
+        if exc.code != 416:  # 416: an empty file has no first bytes
             raise _failure(url, exc) from None
         return io.BytesIO(b""), 0
     except (OSError, http.client.HTTPException) as exc:
@@ -201,7 +217,8 @@ def _open_http(url: str) -> tuple[BinaryIO, int]:
             )
             data = _body(url, response, expected)
             return io.BytesIO(data), len(data)
-        tail = _body(url, response, expected)
+        head = _body(url, response, expected)
+        version = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
     first, size = int(content_range.group(1)), int(content_range.group(3))
 
     def fetch(offset: int, count: int) -> bytes:
@@ -219,10 +236,30 @@ def _open_http(url: str) -> tuple[BinaryIO, int]:
         except (OSError, http.client.HTTPException) as exc:
             raise _failure(url, exc) from None
 
-    file = RangeFile(url, size, fetch)
-    file.fetched.append((first, len(tail)))
-    file.keep(first, tail)
+    file = RangeFile(url, size, fetch, _remembered(url, (size, *version)))
+    file.fetched.append((first, len(head)))
+    file.keep(first, head)
     return file, size  # type: ignore[return-value]
+
+
+_REMEMBERED: OrderedDict[str, tuple[tuple, OrderedDict[int, bytes]]] = OrderedDict()
+
+
+def _remembered(url: str, version: tuple[int, str | None, str | None]) -> OrderedDict[int, bytes]:
+    """The ranges fetched by an earlier open of ``url`` if its version (size, ETag,
+    Last-Modified) is the same, else new ones; a server that gives neither ETag nor
+    Last-Modified cannot show a change, so nothing is kept for it."""
+    cache: OrderedDict[int, bytes] = OrderedDict()
+    if version[1:] == (None, None):
+        return cache
+    with _CACHE_LOCK:
+        known = _REMEMBERED.pop(url, None)
+        if known is not None and known[0] == version:
+            cache = known[1]
+        _REMEMBERED[url] = (version, cache)
+        while len(_REMEMBERED) > REMEMBERED_URLS:
+            _REMEMBERED.popitem(last=False)
+    return cache
 
 
 def _open_fsspec(url: str) -> tuple[BinaryIO, int]:

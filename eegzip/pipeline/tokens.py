@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -21,11 +22,13 @@ from eegzip.atomic import AtomicOutput, check_target
 from eegzip.codec import registry
 from eegzip.codec.registry import Codec
 from eegzip.container import CONTAINER_SUFFIX, CodeBlock, ContainerReader
+from eegzip.container.source import is_url
 from eegzip.edf import parse_header
 from eegzip.errors import (
     ContainerFormatError,
     EegzipError,
     InputNotFoundError,
+    UnsupportedError,
     UsageError,
 )
 from eegzip.pipeline.groups import Grouping
@@ -148,6 +151,11 @@ def read_tokens(
     ``compress``, in a temporary folder that is removed afterwards. ``codebooks`` keeps the
     first N codebooks. ``Tokens.save`` writes an .npz, ``Tokens.load`` reads it back.
     """
+    if is_url(path):  # a .eegc read by byte ranges
+        name = Path(urlsplit(str(path)).path)
+        if name.suffix.lower() != CONTAINER_SUFFIX:
+            raise UnsupportedError(f"{path}: only .eegc files can be read from a URL")
+        return _container_tokens(str(path), Path(name.name), codebooks)
     source = Path(path)
     if source.suffix.lower() == CONTAINER_SUFFIX:
         return _container_tokens(source, source, codebooks)
@@ -169,7 +177,7 @@ def read_tokens(
         return _container_tokens(container, source, None)
 
 
-def _container_tokens(path: Path, source: Path, codebooks: int | None) -> Tokens:
+def _container_tokens(path: str | Path, source: Path, codebooks: int | None) -> Tokens:
     with ContainerReader.open(path) as reader:
         header = parse_header(reader.edf_header, f"{path} (stored EDF header)")
         meta = reader.meta
