@@ -953,3 +953,17 @@ def test_integer_residual_block_round_trip(tmp_path: Path) -> None:
 
 def test_residual_for_a_missing_code_block_is_refused(tmp_path: Path) -> None:
     _residual_container(tmp_path / "r.eegc", residual_index=5)
+
+
+def test_block_count_is_bounded_before_the_index_is_read(tmp_path: Path, monkeypatch) -> None:
+    """A file listing millions of (empty) blocks is refused, not held in memory."""
+    import eegzip.container.reader as reader_module
+
+    path = write_sample(tmp_path / "x.eegc", sample_content())
+    monkeypatch.setattr(reader_module, "MAX_BLOCKS", 2)
+    with pytest.raises(ContainerFormatError, match="blocks, more than the 2 a file may hold"):
+        ContainerReader.open(path)
+    cut = tmp_path / "cut.eegc"
+    cut.write_bytes(path.read_bytes()[:-30])  # no trailer: blocks are found by scanning
+    with ContainerReader.open(cut, salvage=True) as reader:
+        assert "holds more than 2 blocks" in str(reader.damage)

@@ -193,6 +193,7 @@ INDEX_ENTRY = struct.Struct("<4sIIQQdd")
 MAX_BITS = 16  # codes are stored at 1..16 bits each
 MAX_CODES_PER_BLOCK = 1 << 24  # bounds a reader's memory: <= 32 MiB of packed codes
 MAX_SAMPLES_PER_BLOCK = 1 << 24  # <= 48 MiB of 24-bit samples
+MAX_BLOCKS = 1 << 20  # blocks per file: bounds a reader's index in memory (~0.4 GB at most)
 SAMPLE_WIDTHS = (2, 3)  # bytes per EDF (int16) / BDF (int24) sample
 
 # Writer's zstd level (readers accept any). Measured on this project's machines: 0.7 ms for a

@@ -53,8 +53,10 @@ from .format import (
     FORMAT_MAJOR,
     FORMAT_MINOR,
     HEADER_TYPES,
+    INDEX_ENTRY,
     INDX,
     MAGIC,
+    MAX_BLOCKS,
     META_TYPES,
     METRICS_TYPES,
     PREAMBLE,
@@ -477,6 +479,11 @@ def _read_index(name: str, file: BinaryIO, size: int) -> tuple[list[IndexEntry],
     )
     if index_offset < PREAMBLE_SIZE or index_offset + index_length != size - TRAILER.size:
         raise misplaced
+    if index_length > BLOCK_OVERHEAD + INDEX_ENTRY.size * MAX_BLOCKS:  # before reading it
+        raise ContainerFormatError(
+            f"{name}: the index lists {(index_length - BLOCK_OVERHEAD) // INDEX_ENTRY.size:,} "
+            f"blocks, more than the {MAX_BLOCKS:,} a file may hold"
+        )
     data = _read_at(file, index_offset, index_length)
     if len(data) < BLOCK_OVERHEAD:
         raise misplaced
@@ -528,6 +535,8 @@ def _scan(name: str, file: BinaryIO, size: int, no_index: _NoIndex) -> _Layout:
 
     while True:
         number = len(entries)
+        if number > MAX_BLOCKS:
+            return stop(ContainerFormatError(f"{name}: holds more than {MAX_BLOCKS:,} blocks"))
         remaining = size - offset
         if remaining == 0:
             if entries:
