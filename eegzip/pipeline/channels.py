@@ -19,6 +19,7 @@ VOLTAGE_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1
 """Physical dimensions the codec accepts, with their factor to µV."""
 
 MIN_CODEC_RATE = 64.0
+MAX_CODEC_RATE = 100_000.0  # Hz; above, a record duration is wrong (and resampling ratios explode)
 """Below this rate a signal is not EEG the codec can help with (and is tiny anyway)."""
 
 

@@ -27,7 +27,7 @@ from eegzip.errors import EegzipError, NoCodableChannelError, UnsupportedError, 
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline import spectral
 from eegzip.pipeline.blockcodec import decode_block, encode_block
-from eegzip.pipeline.channels import select_codec_channels, uv_factor
+from eegzip.pipeline.channels import MAX_CODEC_RATE, select_codec_channels, uv_factor
 from eegzip.pipeline.groups import Grouping, plan_grouping
 from eegzip.pipeline.layout import BlockLayout
 from eegzip.pipeline.recording_info import signal_infos
@@ -205,6 +205,14 @@ def plan_channels(header: EdfHeader, options: CompressOptions, name: str) -> Cod
             f"{name}: no channel for the codec (no EEG in µV/mV/V at ≥ 64 Hz); "
             "choose channels with --channels"
         )
+    rate = header.sample_rate(indices[0])
+    if rate > MAX_CODEC_RATE:  # resampling ratios beyond rate_ratio's 1/10 000 (rd.edf)
+        raise UnsupportedError(
+            f"{name}: the codec channels' rate, {rate:g} Hz "
+            f"({header.signals[indices[0]].samples_per_record} samples per "
+            f"{header.record_duration_raw}-s record), is above the {MAX_CODEC_RATE:g} Hz eegzip "
+            "resamples; check the header's record duration"
+        )
     return CodecChannels(
         indices=tuple(indices),
         uv_factors=tuple(uv_factor(infos[i].physical_dimension) or 1.0 for i in indices),
@@ -230,17 +238,9 @@ def plan_groups(codec: Codec, labels: list[str], options: CompressOptions) -> Gr
     )
 
 
-def make_layout(
-    header: EdfHeader, channels: CodecChannels, codec: Codec, options, name: str
-) -> BlockLayout:
+def make_layout(header: EdfHeader, channels: CodecChannels, codec: Codec, options) -> BlockLayout:
     rate = header.sample_rate(channels.indices[0])
     up, down = rate_ratio(rate, codec.sample_rate)
-    if up == 0:  # beyond rate_ratio's 1/10 000: a record duration that cannot be right
-        raise UnsupportedError(
-            f"{name}: the codec channels' rate, {rate:g} Hz ({channels.samples_per_record} "
-            f"samples per {header.record_duration_raw}-s record), cannot be resampled to the "
-            f"model's {codec.sample_rate} Hz; check the header's record duration"
-        )
     return BlockLayout(
         up=up,
         down=down,
@@ -366,7 +366,7 @@ def compress_file(
         if codec is None:
             layout = spectral.layout_for(h, channels.samples_per_record)
         else:
-            layout = make_layout(h, channels, codec, options, str(source))
+            layout = make_layout(h, channels, codec, options)
         raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
         if codec is None:
             raw_records = spectral.raw_block_records(h)

@@ -20,6 +20,7 @@ from eegzip.container import ContainerReader
 from eegzip.container.blocks import CodeBlock
 from eegzip.edf import MAX_SIGNALS, EdfHeader
 from eegzip.errors import ContainerFormatError
+from eegzip.pipeline.channels import uv_factor
 from eegzip.pipeline.layout import BlockLayout
 
 MAX_CODEBOOKS = 64
@@ -201,6 +202,10 @@ class ContainerMeta:
             raise fail("lists codec channels of different rates or an annotation signal")
         if self.source_samples != header.n_records * rates.pop():
             raise fail(f"source_samples {self.source_samples} does not match the EDF header")
+        dimensions = [header.signals[i].physical_dimension for i in self.codec_channels]
+        units = [uv_factor(d) or 1.0 for d in dimensions]
+        if list(self.codec_uv_factors) != units:
+            raise fail("codec_uv_factors do not match the codec channels' units (µV/mV/V)")
         if (self.model is None) != (self.codebooks_kept == 0):
             raise fail("codebooks_kept must be 1..n_codebooks with a model, 0 without")
         if (self.groups is not None) != (self.model is not None and self.model.kind == "mc"):
