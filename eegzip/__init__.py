@@ -1,7 +1,5 @@
 """eegzip: neural compression of EEG recordings (EDF/EDF+/BDF → .eegc → EDF)."""
 
-__version__ = "0.1.0"
-
 from eegzip.api import (  # noqa: E402
     compress,
     decompress,
@@ -14,6 +12,7 @@ from eegzip.api import (  # noqa: E402
 )
 from eegzip.errors import EegzipError  # noqa: E402
 from eegzip.pipeline.tokens import Tokens  # noqa: E402
+from eegzip.version import __version__
 
 __all__ = [
     "EegzipError",

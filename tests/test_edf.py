@@ -196,7 +196,7 @@ def test_header_details() -> None:
     assert old.start_datetime == datetime(1985, 12, 31, 23, 59, 59)
     assert old.variant == "EDF" and old.sample_rate(0) == 8.0
     assert replace(old, startdate="01.01.84").start_datetime.year == 2084
-    units = {"uV": 1.0, "µV": 1.0, "μV": 1.0, "mV": 1e3, "V": 1e6, "nV": 1e-3, "%": None}
+    units = {"uV": 1.0, "UV": 1.0, "µV": 1.0, "μV": 1.0, "mV": 1e3, "V": 1e6, "nV": 1e-3, "%": None}
     for unit, factor in units.items():
         s = SignalHeader(label="A", physical_dimension=unit, physical_min=-10, physical_max=30,
                          digital_min=0, digital_max=400, samples_per_record=1)  # fmt: skip

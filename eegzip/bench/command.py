@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from eegzip import __version__
 from eegzip.bench import DEFAULT_BOUNDS_UV, REPEATS, require
 from eegzip.bench.tables import (
     archival_tables,
@@ -33,6 +32,7 @@ from eegzip.cli_options import (
 )
 from eegzip.codec.registry import Codec
 from eegzip.errors import EegzipError, InputNotFoundError
+from eegzip.version import __version__
 
 if TYPE_CHECKING:  # the measuring code (torch, scipy) is imported when a bench runs
     from eegzip.bench.run import Example

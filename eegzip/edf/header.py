@@ -26,7 +26,14 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 EDF_DIGITAL_RANGE = (-(2**15), 2**15 - 1)
 BDF_DIGITAL_RANGE = (-(2**23), 2**23 - 1)
 
-_UV_PER_UNIT = {"uV": 1.0, "µV": 1.0, "μV": 1.0, "mV": 1e3, "V": 1e6, "nV": 1e-3}
+VOLTAGE_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
+"""µV per unit, by lower-cased physical dimension: files write "uV", "UV" and "µV" alike."""
+
+
+def uv_factor(physical_dimension: str) -> float | None:
+    """Factor from a physical unit to µV, or None if it is not a voltage (case-insensitive)."""
+    return VOLTAGE_UNITS.get(physical_dimension.strip().lower())
+
 
 # Per-signal fields in file order: (attribute, width in bytes, description for messages).
 _SIGNAL_FIELDS = (
@@ -81,7 +88,7 @@ class SignalHeader:
     @property
     def uv_per_unit(self) -> float | None:
         """Factor from the physical unit to µV, or None if the unit is not a voltage."""
-        return _UV_PER_UNIT.get(self.physical_dimension.strip())
+        return uv_factor(self.physical_dimension)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eegzip.edf.header import uv_factor
+
 NON_EEG_PATTERN = re.compile(
     r"\b(ECG|EKG|EMG|EOG|RESP\w*|PLETH|SPO2|SAO2|PULSE|HR|TEMP\w*|TRIG\w*|STATUS|EVENT\w*|"
     r"MARK\w*|STIM\w*|PHOTIC|DC\d*|BP|POS\w*|GYRO\w*|ACC\w*|AUX\w*|SNORE|THOR\w*|ABD\w*|"
@@ -15,12 +17,11 @@ NON_EEG_PATTERN = re.compile(
 )
 """Labels of signals that are not scalp EEG, even when measured in volts."""
 
-VOLTAGE_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
-"""Physical dimensions the codec accepts, with their factor to µV."""
-
 MIN_CODEC_RATE = 64.0
-MAX_CODEC_RATE = 100_000.0  # Hz; above, a record duration is wrong (and resampling ratios explode)
 """Below this rate a signal is not EEG the codec can help with (and is tiny anyway)."""
+
+MAX_CODEC_RATE = 100_000.0
+"""Above this rate (Hz) a record duration is wrong, and resampling ratios would explode."""
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ class SignalInfo:
     physical_dimension: str
     sample_rate: float
     is_annotation: bool
-
-
-def uv_factor(physical_dimension: str) -> float | None:
-    return VOLTAGE_UNITS.get(physical_dimension.strip().lower())
 
 
 def looks_like_eeg(signal: SignalInfo) -> bool:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eegzip import __version__
 from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader, ContainerWriter, IntegerResidualBlock, RawBlock
 from eegzip.edf import EdfFile, EdfHeader
@@ -33,6 +32,7 @@ from eegzip.pipeline.layout import BlockLayout
 from eegzip.pipeline.recording_info import signal_infos
 from eegzip.pipeline.resample import rate_ratio
 from eegzip.pipeline.signals import CodecChannels, quantised, to_digital, to_uv
+from eegzip.version import __version__
 
 BLOCK_FRAMES = 32
 """Code frames per block: 64 s at 256 Hz; the unit of random access and of damage reports."""
@@ -481,7 +481,8 @@ def compress_file(
             metrics["spectral"] = {"step_uv": step.step_uv, "bitrate_reachable": step.reached}
         else:
             metrics["codes"] = code_stats.to_dict()
-        writer.write_metrics(metrics)
+        if codec is not None or fidelity is not None:  # spectral and unmeasured: 150 bytes less
+            writer.write_metrics(metrics)
         if steps is not None:
             from eegzip.pipeline.selfcheck import check_archival  # imports decompress
 

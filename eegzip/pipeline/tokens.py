@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from eegzip import __version__
 from eegzip.atomic import AtomicOutput, check_target
 from eegzip.codec import registry
 from eegzip.codec.registry import Codec
@@ -32,6 +31,7 @@ from eegzip.errors import (
     UsageError,
 )
 from eegzip.pipeline.groups import Grouping
+from eegzip.version import __version__
 
 if TYPE_CHECKING:
     from eegzip.pipeline.compress import Progress
