@@ -31,6 +31,7 @@ from eegzip.errors import (
     UsageError,
 )
 from eegzip.pipeline.groups import Grouping
+from eegzip.pipeline.meta import ContainerMeta
 from eegzip.version import __version__
 
 if TYPE_CHECKING:
@@ -180,21 +181,19 @@ def read_tokens(
 def _container_tokens(path: str | Path, source: Path, codebooks: int | None) -> Tokens:
     with ContainerReader.open(path) as reader:
         header = parse_header(reader.edf_header, f"{path} (stored EDF header)")
-        meta = reader.meta
-        try:
-            model = meta["model"]
-            frame_seconds = int(model["hop_length"]) / int(model["sample_rate"])
-            channels = tuple(int(i) for i in meta["codec_channels"])
-            labels = tuple(header.signals[i].label.strip() for i in channels)
-            block_frames = int(meta["block_frames"])
-            identity = {"name": str(model["name"]), "sha256": str(model["sha256"])}
-            codebook_size = int(model["codebook_size"])
-        except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as exc:
-            raise ContainerFormatError(f"{path}: malformed metadata ({exc!r})") from None
-        recorded = meta.get("groups")
+        meta = ContainerMeta.read(reader, header, str(path))
+        model = meta.model
+        if model is None:
+            raise UnsupportedError(f"{path}: holds no neural codes (not coded by a model)")
+        frame_seconds = model.hop_length / model.sample_rate
+        channels = meta.codec_channels
+        labels = tuple(header.signals[i].label.strip() for i in channels)
+        block_frames = meta.block_frames
+        identity = {"name": model.name, "sha256": model.sha256}
+        codebook_size = model.codebook_size
         members = (
-            Grouping.from_meta(recorded, len(channels), str(path)).members
-            if recorded
+            Grouping.from_meta(meta.groups, len(channels), str(path)).members
+            if meta.groups
             else tuple((i,) for i in range(len(channels)))
         )
         blocks = list(reader.iter_code_blocks())
