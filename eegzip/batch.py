@@ -450,6 +450,12 @@ def _done(job: FileJob, result: dict, seconds: float, fidelity: dict | None) -> 
     )  # fmt: skip
 
 
+def _wants_anonymized(options: Mapping[str, Any]) -> bool:
+    """Whether compress options ask for de-identification (any of them implies it)."""
+    keys = ("anonymize", "shift_date", "drop_date", "drop_annotation_text")
+    return any(options.get(key) for key in keys)
+
+
 def _skipped(job: FileJob, seconds: float) -> FileOutcome:
     """The output exists: skip it if it verifies, else fail (never overwritten without
     --force)."""
@@ -462,7 +468,12 @@ def _skipped(job: FileJob, seconds: float) -> FileOutcome:
             report = api.verify(target)
             if not report.ok:
                 raise OutputExistsError("; ".join(report.problems))
-            fidelity = _fidelity_summary((api.info(target)["metrics"] or {}).get("fidelity"))
+            info = api.info(target)
+            if _wants_anonymized(job.options) and not info["anonymized"]:
+                raise OutputExistsError(
+                    f"{target}: exists but is not anonymised, as asked (use --force)"
+                )
+            fidelity = _fidelity_summary((info["metrics"] or {}).get("fidelity"))
         elif job.kind == "decompress":
             EdfFile.open(target).close()
         else:

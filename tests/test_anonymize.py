@@ -14,7 +14,7 @@ import eegzip
 from eegzip.cli import app
 from eegzip.container import ContainerReader
 from eegzip.edf import EdfFile, parse_header
-from eegzip.errors import UsageError
+from eegzip.errors import OutputExistsError, UsageError
 
 
 def _stored_texts(path: Path) -> list[bytes]:
@@ -123,3 +123,17 @@ def test_bad_anonymisation_options(demo_edf: Path, tmp_path: Path) -> None:
     assert not out.exists()
     with pytest.raises(UsageError, match="cannot be combined"):
         eegzip.compress(demo_edf, out, shift_date=3, drop_date=True)
+
+
+def test_batch_resume_does_not_keep_an_identified_output(demo_edf: Path, tmp_path: Path) -> None:
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    (folder / "rec.edf").write_bytes(demo_edf.read_bytes())
+    runner = CliRunner()
+    first = runner.invoke(app, ["compress", str(folder), "-o", str(out), "--no-metrics"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(
+        app, ["compress", str(folder), "-o", str(out), "--no-metrics", "--anonymize"]
+    )
+    assert again.exit_code == OutputExistsError.exit_code
+    assert "not anonymised" in again.output

@@ -21,10 +21,10 @@ import numpy as np
 from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader
 from eegzip.container.format import MAGIC
-from eegzip.container.source import is_url
+from eegzip.container.source import is_url, open_source
 from eegzip.edf import Annotation, EdfFile, EdfHeader, parse_header
 from eegzip.edf.annotations import AnnotationTrack, parse_annotation_records
-from eegzip.errors import InputNotFoundError, UnsupportedError, UsageError
+from eegzip.errors import UnsupportedError, UsageError
 from eegzip.pipeline.channels import NON_EEG_PATTERN, uv_factor
 from eegzip.pipeline.decompress import ContainerDecoder, record_window
 
@@ -327,15 +327,10 @@ def _word_bytes(samples: np.ndarray, width: int) -> bytes:
 
 
 def _is_container(path: Path) -> bool:
-    try:
-        with path.open("rb") as file:
-            return file.read(len(MAGIC)) == MAGIC
-    except FileNotFoundError:
-        raise InputNotFoundError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputNotFoundError(f"{path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    """Whether ``path`` starts with the .eegc signature (else it is taken for an EDF/BDF)."""
+    file, _ = open_source(path)
+    with file:
+        return file.read(len(MAGIC)) == MAGIC
 
 
 def open_recording(
