@@ -10,6 +10,7 @@ recording = eegzip.read("rec.edf")                   # header, signals, annotati
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from eegzip.edf import Recording, parse_header
 from eegzip.edf import read as read_edf
 from eegzip.errors import InputNotFoundError, UnsupportedError, UsageError
 from eegzip.pipeline.groups import Grouping
+from eegzip.pipeline.meta import ContainerMeta
 from eegzip.pipeline.spectral import PAPER
 from eegzip.pipeline.tokens import read_tokens
 from eegzip.pipeline.verify import VerifyReport, verify_file
@@ -237,11 +239,12 @@ def info(path: str | Path) -> dict:
     source = location(path)
     with ContainerReader.open(source) as reader:
         header = parse_header(reader.edf_header, f"{source} (stored EDF header)")
-        meta = reader.meta
-        codec_set = set(meta.get("codec_channels", []))
-        labels = [header.signals[i].label for i in meta.get("codec_channels", [])]
-        recorded = meta.get("groups")
-        grouping = Grouping.from_meta(recorded, len(labels), str(source)) if recorded else None
+        meta = ContainerMeta.read(reader, header, str(source))
+        codec_set = set(meta.codec_channels)
+        labels = [header.signals[i].label for i in meta.codec_channels]
+        groups = meta.groups
+        grouping = Grouping.from_meta(groups, len(labels), str(source)) if groups else None
+        model = meta.model
         return {
             "file": str(source),
             "format_version": "{}.{}".format(*reader.version),
@@ -255,9 +258,9 @@ def info(path: str | Path) -> dict:
                 "n_records": header.n_records,
                 "record_duration": header.record_duration,
             },
-            "anonymized": meta.get("anonymized"),
-            "model": meta.get("model"),
-            "codebooks_kept": meta.get("codebooks_kept"),
+            "anonymized": meta.extra.get("anonymized"),
+            "model": dataclasses.asdict(model) if model else None,
+            "codebooks_kept": meta.codebooks_kept,
             "grouping": grouping.summary(labels) if grouping else None,
             "channels": [
                 {
@@ -270,10 +273,10 @@ def info(path: str | Path) -> dict:
                 for i, s in enumerate(header.signals)
             ],
             "code_blocks": reader.code_block_count,
-            "block_seconds": meta.get("block_frames", 0)
-            * (meta.get("model") or {}).get("hop_length", 0)
-            / max(1, (meta.get("model") or {}).get("sample_rate", 1)),
-            "spectral": meta.get("spectral"),
+            "block_seconds": meta.block_frames * model.hop_length / model.sample_rate
+            if model
+            else 0.0,
+            "spectral": meta.extra.get("spectral"),
             "bits_per_second_per_channel": 8
             * sum(reader.sizes().values())
             / max(1e-9, header.duration * len(codec_set)),
