@@ -45,8 +45,8 @@ def test_refused_with_one_line(shared_repro, tmp_path, name):
     assert "Traceback" not in result.output and len(lines) == 1, result.stderr
     assert fragment in result.stderr and name in result.stderr
     assert list(tmp_path.iterdir()) == []
-    if command == "decompress":
-        verified = runner.invoke(app, ["verify", str(shared_repro / name), "--full"])
+    if command == "decompress":  # the fast check sees it too
+        verified = runner.invoke(app, ["verify", str(shared_repro / name)])
         assert verified.exit_code == 4 and "Traceback" not in verified.output
 
 

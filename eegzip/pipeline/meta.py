@@ -243,6 +243,18 @@ class ContainerMeta:
                 f"{'lacks' if self.bounded else 'has'} a residual layer"
             )
 
+    @property
+    def n_streams(self) -> int:
+        """Token streams per code block: channel groups, or channels."""
+        members = self.groups.get("members") if self.groups is not None else None
+        return len(members) if isinstance(members, list) else len(self.codec_channels)
+
+    def check_code_blocks(self, reader: ContainerReader, name: str) -> None:
+        """Every code block's shape (verify: decoding checks those of the blocks it reads)."""
+        if self.model is not None:
+            for index, block in enumerate(reader.iter_code_blocks()):
+                self.check_code_block(block, index, self.n_streams, name)
+
     def check_code_block(self, block: CodeBlock, index: int, n_streams: int, name: str) -> None:
         """A code block's shape against the layout: frames, channels, streams, codebooks."""
         layout = self.layout()

@@ -16,6 +16,7 @@ from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader
 from eegzip.edf import parse_header
 from eegzip.errors import ContainerFormatError, EdfFormatError, UnsupportedError
+from eegzip.pipeline.meta import ContainerMeta
 
 if TYPE_CHECKING:
     from eegzip.pipeline.compress import Progress
@@ -58,7 +59,11 @@ def verify_file(
     try:
         with ContainerReader.open(source, salvage=True) as reader:
             problems = reader.verify()
-    except ContainerFormatError as error:
+            if not problems:  # intact blocks: do they also make sense together?
+                name = str(source)
+                header = parse_header(reader.edf_header, f"{name} (stored EDF header)")
+                ContainerMeta.read(reader, header, name).check_code_blocks(reader, name)
+    except (ContainerFormatError, EdfFormatError) as error:
         problems = [str(error)]
     if problems or not full:
         return VerifyReport(source, _named(source, problems), full)
