@@ -124,26 +124,24 @@ def test_real_recordings_through_two_workers_match_one_process(shared_data, tmp_
     for name in ("gb-001.edf", "gb-002.edf"):
         shutil.copy(shared_data / "guinea-bissau" / name, folder / name)
     out = tmp_path / "out"
-    result = runner.invoke(
-        app, ["compress", str(folder), "-o", str(out), "--max-error", "1", "--workers", "2"]
-    )
+    result = runner.invoke(app, ["compress", str(folder), "-o", str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
     records = _manifest(out / batch.MANIFEST_NAME)
-    assert all(r["fidelity"]["max_error_uv"] == 1 and r["fidelity"]["prdn"] for r in records)
+    assert all(0 < r["fidelity"]["prdn"] < 100 and 0 < r["fidelity"]["r"] < 1 for r in records)
     alone = tmp_path / "alone.eegc"
-    eegzip.compress(folder / "gb-002.edf", alone, max_error_uv=1.0)
+    eegzip.compress(folder / "gb-002.edf", alone)
     assert alone.read_bytes() == (out / "gb-002.eegc").read_bytes()
 
 
 def test_interrupted_batch_leaves_no_partial_file_and_finishes_on_rerun(shared_data, tmp_path):
     folder = tmp_path / "gb"
     folder.mkdir()
-    names = [f"gb-00{i}.edf" for i in range(1, 7)]
+    names = [f"gb-00{i}.edf" for i in range(1, 5)]
     for name in names:
         shutil.copy(shared_data / "guinea-bissau" / name, folder / name)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "eegzip", "compress", str(folder), "-o", str(out)]
-    command += ["--workers", "2", "--no-metrics"]
+    args = ["compress", str(folder), "-o", str(out), "--no-metrics"]
+    command = [sys.executable, "-m", "eegzip", *args, "--workers", "2"]
     # A shell may start background jobs with SIGINT ignored; give the child the default.
     child = subprocess.Popen(
         command,
@@ -159,7 +157,7 @@ def test_interrupted_batch_leaves_no_partial_file_and_finishes_on_rerun(shared_d
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # temporary files gone
     finished = {p.name for p in out.glob("*.eegc")}
     assert len(finished) < len(names)
-    again = runner.invoke(app, command[3:])
+    again = runner.invoke(app, [*args, "--workers", "1"])
     assert again.exit_code == 0, again.output
     assert f"{len(finished)} skipped" in again.stderr
     assert {p.name for p in out.glob("*.eegc")} == {n.replace(".edf", ".eegc") for n in names}
