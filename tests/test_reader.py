@@ -79,15 +79,17 @@ def test_mixed_rates_come_back_by_rate(tmp_path: Path) -> None:
     assert out[8.0].shape == (1, 16)
 
 
-def test_real_file_window_equals_full_decompress(shared_data: Path, tmp_path: Path) -> None:
-    source = shared_data / "eegmat" / "Subject00_2.edf"
+@pytest.mark.parametrize("bitrate", [None, "paper"], ids=["default", "neural"])
+def test_real_file_window_equals_full_decompress(shared_data: Path, tmp_path: Path, bitrate):
+    source = shared_data / "eegmat" / "Subject00_1.edf"
     coded, full = tmp_path / "s.eegc", tmp_path / "s.edf"
-    eegzip.compress(source, coded, measure=False)
+    eegzip.compress(source, coded, measure=False, bitrate=bitrate)
     eegzip.decompress(coded, full)
     with eegzip.open(coded) as c, eegzip.open(full) as f:
-        x = c.read(start=30, duration=10, channels=["EEG Fz", "eeg o2"])
-        assert x.shape == (2, 5000)
-        assert np.array_equal(x, f.read(start=30, duration=10, channels=["EEG Fz", "EEG O2"]))
+        # Across the neural codec's block boundary at 64 s, inside data records.
+        x = c.read(start=55.5, duration=20, channels=["EEG Fz", "eeg o2"])
+        assert x.shape == (2, 10000)
+        assert np.array_equal(x, f.read(start=55.5, duration=20, channels=["EEG Fz", "EEG O2"]))
 
 
 def test_to_mne(demo_eegc: Path, demo_decoded: Path) -> None:

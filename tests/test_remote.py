@@ -27,7 +27,7 @@ SUBJECTS = 30  # EEGMAT rest files of 182 s: 91 minutes (see the window test)
 
 @pytest.fixture(scope="module")
 def long_eegc(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 91-minute EDF+ of real EEGMAT records, compressed with the shipped model."""
+    """A 91-minute EDF+ of real EEGMAT records, compressed with the default codec."""
     folder = tmp_path_factory.mktemp("long")
     edf = write_concatenated_eegmat(shared_data, folder / "long.edf", SUBJECTS)
     out = folder / "long.eegc"
