@@ -149,3 +149,13 @@ def test_fsspec_url(demo_eegc: Path) -> None:
             eegzip.info("memory://eegzip-test/missing.eegc")
     finally:
         memory.rm("/eegzip-test", recursive=True)
+
+
+def test_remote_edf_window(shared_data: Path, serve) -> None:
+    source = shared_data / "eegmat" / "Subject00_1.edf"
+    server, base = serve(source.parent)
+    with eegzip.open(f"{base}/{source.name}") as remote, eegzip.open(source) as local:
+        assert remote.channels == local.channels and remote.raw_header == local.raw_header
+        window = remote.read(start=30, duration=10)
+        assert np.array_equal(window, local.read(start=30, duration=10))
+    assert server.bytes_sent < source.stat().st_size / 10  # the header and 10 of 182 records

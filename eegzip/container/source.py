@@ -33,6 +33,9 @@ RangeHTTPServer among them, refuse suffix ranges such as ``bytes=-24``.)"""
 CACHE_RANGES = 64
 """Fetched ranges kept per URL, most recently used first: a block read twice is fetched once."""
 
+CACHE_BYTES = 32 << 20
+"""At most this many bytes of them (an EDF read by the chunk would otherwise pile up)."""
+
 REMEMBERED_URLS = 8
 """URLs whose fetched ranges outlive the file object, so that opening the same URL again in
 this process (a command plans, then reads) fetches its index once. Reused only while the
@@ -116,7 +119,9 @@ class RangeFile(io.RawIOBase):
         with _CACHE_LOCK:
             self._cache[offset] = data
             self._cache.move_to_end(offset, last=False)
-            while len(self._cache) > CACHE_RANGES:
+            while len(self._cache) > CACHE_RANGES or (
+                len(self._cache) > 1 and sum(map(len, self._cache.values())) > CACHE_BYTES
+            ):
                 self._cache.popitem()
 
     def _cached(self, start: int, stop: int) -> bytes | None:

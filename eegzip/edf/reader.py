@@ -14,6 +14,7 @@ from functools import cached_property
 from itertools import accumulate
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import numpy as np
 
@@ -28,13 +29,15 @@ CHUNK_BYTES = 8 << 20
 class EdfFile:
     """An open, validated EDF/BDF file. Use `EdfFile.open(path)`, ideally as a context manager."""
 
-    def __init__(self, path: Path, raw_header: bytes, header: EdfHeader) -> None:
+    def __init__(
+        self, path: Path | str, raw_header: bytes, header: EdfHeader, file: BinaryIO
+    ) -> None:
         self.path = path
         self.raw_header = raw_header
         """The header bytes exactly as in the file (for a -1 record count too)."""
         self.header = header
         """Parsed header; `n_records` is the real count even if the file says -1."""
-        self._file = path.open("rb")
+        self._file = file
         self._lock = threading.Lock()
         bps = header.bytes_per_sample
         sizes = [s.samples_per_record * bps for s in header.signals]
@@ -46,20 +49,33 @@ class EdfFile:
         path = Path(path)
         name = str(path)
         try:
-            with path.open("rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size == 0:
-                    raise EdfFormatError(f"{name}: empty file")
-                first = f.read(256)
-                raw = first + f.read(header_size(first, name) - 256)
+            file = path.open("rb")
         except FileNotFoundError:
             raise InputNotFoundError(f"{name}: no such file") from None
         except IsADirectoryError:
             raise InputNotFoundError(f"{name}: is a directory, not an EDF file") from None
         except OSError as exc:
             raise InputNotFoundError(f"{name}: cannot read ({exc.strerror})") from None
-        header = parse_header(raw, name, file_size=size)
-        return cls(path, raw, header)
+        return cls.from_file(path, file, os.fstat(file.fileno()).st_size)
+
+    @classmethod
+    def from_file(cls, path: Path | str, file: BinaryIO, size: int) -> EdfFile:
+        """Validate the EDF/BDF in an open binary file of ``size`` bytes (a local file, or a
+        URL read by byte ranges); the EdfFile owns the file from here and closes it."""
+        name = str(path)
+        try:
+            if size == 0:
+                raise EdfFormatError(f"{name}: empty file")
+            first = file.read(256)
+            raw = first + file.read(header_size(first, name) - 256)
+            header = parse_header(raw, name, file_size=size)
+        except OSError as exc:
+            file.close()
+            raise InputNotFoundError(f"{name}: cannot read ({exc.strerror})") from None
+        except BaseException:
+            file.close()
+            raise
+        return cls(path, raw, header, file)
 
     def __enter__(self) -> EdfFile:
         return self

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from eegzip.codec.registry import Codec
-from eegzip.container import ContainerReader
+from eegzip.container import CONTAINER_SUFFIX, ContainerReader
 from eegzip.container.format import MAGIC
 from eegzip.container.source import is_url, open_source
 from eegzip.edf import Annotation, EdfFile, EdfHeader, parse_header
@@ -109,11 +110,10 @@ class RecordingReader:
     ) -> RecordingReader:
         """A `.eegc` (local or a URL) or an EDF/BDF file; the kind is told by its signature."""
         name = str(path)
-        if not is_url(name) and not _is_container(Path(name)):
-            edf = EdfFile.open(name)
+        if not _is_container(name):
+            file, size = open_source(name)
+            edf = EdfFile.from_file(path if is_url(name) else Path(name), file, size)
             return cls(name, edf.header, edf.raw_header, edf, None, model, device)
-        if is_url(name) and not name.split("?")[0].lower().endswith(".eegc"):
-            raise UnsupportedError(f"{name}: only .eegc files can be read from a URL")
         container = ContainerReader.open(name)
         try:
             raw = container.edf_header
@@ -326,9 +326,12 @@ def _word_bytes(samples: np.ndarray, width: int) -> bytes:
     return samples.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :width].tobytes()
 
 
-def _is_container(path: Path) -> bool:
-    """Whether ``path`` starts with the .eegc signature (else it is taken for an EDF/BDF)."""
-    file, _ = open_source(path)
+def _is_container(name: str) -> bool:
+    """Whether a file starts with the .eegc signature (else it is taken for an EDF/BDF); a URL
+    by its name, so that telling costs no request."""
+    if is_url(name):
+        return urlsplit(name).path.lower().endswith(CONTAINER_SUFFIX)
+    file, _ = open_source(name)
     with file:
         return file.read(len(MAGIC)) == MAGIC
 
