@@ -3,7 +3,9 @@
 The recording is assembled in a temporary folder from EEGMAT channels (500 Hz, resampled to
 256 Hz and tiled across subjects) and never kept. Each tool runs in its own process so its
 peak RSS is its own. Random access is measured on a 60-minute recording built the same way:
-a 1-minute window against the full decode.
+a 1-minute window against the full decode. The main commands run twice: on the machine as it
+is, then with one core kept busy by another process (``python -c "while True: pass"``), as on
+a shared server; every run records the 1-minute load average it started at.
 
     python benchmarks/speed.py [--data ../shared/data] [--out benchmarks/results/speed.json]
 """
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,14 @@ LABELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T
           "Pz", "P4", "T6", "O1", "O2"]  # fmt: skip
 MINUTES = 20
 RATE = 256
+UNDER_LOAD = (
+    "zstd -19",
+    "eegzip compress --no-metrics",
+    "eegzip compress (with metrics)",
+    "eegzip decompress",
+)
+"""The commands measured again with one core busy."""
+BUSY_LOOP = [sys.executable, "-c", "while True: pass"]
 
 
 def eegmat_pool(data: Path, files: int | None = None) -> list[np.ndarray]:
@@ -66,19 +78,23 @@ def to_digital(uv: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(uv / 0.1), -32768, 32767).astype(np.int32)
 
 
-def build_recording(data: Path, path: Path, minutes: int = MINUTES) -> Path:
-    """19 channels at 256 Hz, each channel a concatenation of real EEGMAT channels."""
-    need = minutes * 60 * RATE
-    pool = eegmat_pool(data)
+def tile_channels(pool: list[np.ndarray], count: int, samples: int) -> list[np.ndarray]:
+    """``count`` rows of ``samples`` each, each a concatenation of randomly drawn pool channels."""
     rng = np.random.default_rng(0)
     rows = []
-    for _ in LABELS:
+    for _ in range(count):
         picks, total = [], 0
-        while total < need:
+        while total < samples:
             piece = pool[rng.integers(len(pool))]
             picks.append(piece)
             total += len(piece)
-        rows.append(np.concatenate(picks)[:need])
+        rows.append(np.concatenate(picks)[:samples])
+    return rows
+
+
+def build_recording(data: Path, path: Path, minutes: int = MINUTES) -> Path:
+    """19 channels at 256 Hz, each channel a concatenation of real EEGMAT channels."""
+    rows = tile_channels(eegmat_pool(data), len(LABELS), minutes * 60 * RATE)
     with EdfWriter(path, eeg_header(LABELS, minutes * 60), force=True) as writer:
         writer.write_records([to_digital(r) for r in rows])
     return path
@@ -92,6 +108,7 @@ def measure(command: list[str]) -> dict:
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
         " r.returncode)"
     )
+    load = round(os.getloadavg()[0], 2)
     out = subprocess.run(
         [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=True
     )
@@ -102,7 +119,20 @@ def measure(command: list[str]) -> dict:
         "command": shlex.join(command),
         "seconds": float(wall),
         "peak_rss_mb": int(rss_kb) / 1024,
+        "load_1min_at_start": load,
     }
+
+
+@contextmanager
+def one_core_busy() -> Iterator[None]:
+    """Another process spinning on one core while the block runs (a shared machine)."""
+    spinner = subprocess.Popen(BUSY_LOOP)
+    try:
+        time.sleep(1.0)  # let it take its core
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def window_in_process(container: Path, tmp: Path) -> dict:
@@ -128,6 +158,11 @@ def main() -> None:
         "--out", type=Path, default=Path(__file__).parent / "results" / "speed.json"
     )
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--no-random-access",
+        action="store_true",
+        help="Skip the 60-minute recording (random access): the idle and busy runs only.",
+    )
     args = parser.parse_args()
     eegzip = [sys.executable, "-m", "eegzip"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,36 +197,18 @@ def main() -> None:
                 "--force",
             ],
             "python -c 'import eegzip.cli' (start-up)": [sys.executable, "-c", "import eegzip.cli"],
+            "eegzip --help": [*eegzip, "--help"],
+            "eegzip info": [*eegzip, "info", f"{tmp}/a.eegc"],
         }
         for name, command in commands.items():
             if name == "xz -9":
                 command = ["sh", "-c", shlex.join(command) + f" > {tmp}/rec.xz"]
             runs[name] = [measure(command) for _ in range(args.repeats)]
-        hour = build_recording(args.data, Path(tmp) / "rec60min.edf", minutes=60)
-        hour_eegc = f"{tmp}/hour.eegc"
-        measure([*eegzip, "compress", str(hour), "-o", hour_eegc, "--no-metrics"])
-        runs["decompress 60 min"] = [
-            measure([*eegzip, "decompress", hour_eegc, "-o", f"{tmp}/h.edf", "--force"])
-            for _ in range(args.repeats)
-        ]
-        runs["decompress 60 min, window --start 1800 --duration 60"] = [
-            measure(
-                [
-                    *eegzip,
-                    "decompress",
-                    hour_eegc,
-                    "-o",
-                    f"{tmp}/w.edf",
-                    "--force",
-                    "--start",
-                    "1800",
-                    "--duration",
-                    "60",
-                ]
-            )  # fmt: skip
-            for _ in range(args.repeats)
-        ]
-        in_process = window_in_process(Path(hour_eegc), Path(tmp))
+        with one_core_busy():
+            for name in UNDER_LOAD:
+                busy = [measure(commands[name]) for _ in range(args.repeats)]
+                runs[f"{name}, one core busy"] = busy
+        in_process = None if args.no_random_access else random_access(args, runs, Path(tmp))
         sizes = {
             "edf": edf.stat().st_size,
             "zstd -19": Path(f"{tmp}/rec.zst").stat().st_size,
@@ -201,6 +218,8 @@ def main() -> None:
     best = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
     peak = {name: max(r["peak_rss_mb"] for r in rs) for name, rs in runs.items()}
     zstd = best["zstd -19"]
+    busy_zstd = best["zstd -19, one core busy"]
+    window = "decompress 60 min, window --start 1800 --duration 60"
     result = {
         "command": "python benchmarks/speed.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "machine": {
@@ -217,10 +236,24 @@ def main() -> None:
             "compress_no_metrics_vs_zstd": best["eegzip compress --no-metrics"] / zstd,
             "compress_with_metrics_vs_zstd": best["eegzip compress (with metrics)"] / zstd,
             "decompress_vs_zstd": best["eegzip decompress"] / zstd,
+            "one_core_busy_compress_no_metrics_vs_zstd": best[
+                "eegzip compress --no-metrics, one core busy"
+            ]
+            / busy_zstd,
+            "one_core_busy_compress_with_metrics_vs_zstd": best[
+                "eegzip compress (with metrics), one core busy"
+            ]
+            / busy_zstd,
+            "one_core_busy_decompress_vs_zstd": best["eegzip decompress, one core busy"]
+            / busy_zstd,
+            "help_seconds": best["eegzip --help"],
+            "info_seconds": best["eegzip info"],
             "peak_rss_mb_max": max(peak[k] for k in peak if k.startswith(("eegzip", "decomp"))),
-            "window_vs_full_decode": best["decompress 60 min, window --start 1800 --duration 60"]
-            / best["decompress 60 min"],
-            "note": "start-up (python + torch import) is part of every eegzip time",
+            "window_vs_full_decode": best[window] / best["decompress 60 min"]
+            if window in best
+            else None,
+            "note": "start-up (python + torch import) is part of every eegzip time; "
+            "'one core busy': another process spins on one core (" + shlex.join(BUSY_LOOP) + ")",
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -234,6 +267,24 @@ def main() -> None:
             indent=2,
         )
     )
+
+
+def random_access(args: argparse.Namespace, runs: dict[str, list[dict]], tmp: Path) -> dict:
+    """Full and 1-minute-window decodes of a 60-minute recording (runs gets the CLI runs)."""
+    eegzip = [sys.executable, "-m", "eegzip"]
+    hour = build_recording(args.data, tmp / "rec60min.edf", minutes=60)
+    hour_eegc = f"{tmp}/hour.eegc"
+    measure([*eegzip, "compress", str(hour), "-o", hour_eegc, "--no-metrics"])
+    runs["decompress 60 min"] = [
+        measure([*eegzip, "decompress", hour_eegc, "-o", f"{tmp}/h.edf", "--force"])
+        for _ in range(args.repeats)
+    ]
+    window = ["--start", "1800", "--duration", "60"]
+    runs["decompress 60 min, window --start 1800 --duration 60"] = [
+        measure([*eegzip, "decompress", hour_eegc, "-o", f"{tmp}/w.edf", "--force", *window])
+        for _ in range(args.repeats)
+    ]
+    return window_in_process(Path(hour_eegc), tmp)
 
 
 if __name__ == "__main__":

@@ -419,7 +419,7 @@ def _print_compressed(r: dict, model_name: str) -> None:
     prdn, snr, corr, mel = _fidelity_cells(r["fidelity"])
     coder = (
         f"the spectral codec (target {r['bitrate_target']:g}, reached "
-        f"{r['bits_per_second_per_channel']:.1f} bit/s per channel, file included)"
+        f"{r['bits_per_second_per_channel']:.1f} bit/s per channel, container included)"
         if r["bitrate_target"] is not None
         else f"{model_name} ({r['codebooks']} codebooks, "
         f"{r['code_bits_per_second_per_channel']:.0f} bit/s per channel, "
@@ -774,9 +774,8 @@ def demo(
     source = make_demo_edf(directory / "demo.edf", seconds=seconds, force=True)
     container = directory / "demo.eegc"
     restored = directory / "demo.decoded.edf"
-    codec = _load_codec(None, device)
-    with _progress(not as_json) as task:
-        packed = api.compress(source, container, model=codec, force=True, progress=task("compress"))
+    with _progress(not as_json) as task:  # the default: the ladder's default rung
+        packed = api.compress(source, container, force=True, progress=task("compress"))
         unpacked = api.decompress(
             container, restored, device=device, force=True, progress=task("decompress")
         )
@@ -790,7 +789,7 @@ def demo(
         f" s, {len(packed.codec_channels)} EEG channels through the codec, "
         f"{len(packed.lossless_channels)} lossless)\n"
         f"  → {container} ({packed.output_bytes / 1e3:.1f} kB, {packed.ratio:.1f}×, "
-        f"{packed.code_bits_per_second_per_channel:.0f} bit/s per channel) in "
+        f"{packed.bits_per_second_per_channel:.0f} bit/s per channel) in "
         f"{packed.wall_seconds:.1f} s\n"
         f"  → {restored} in {unpacked.wall_seconds:.1f} s\n"
         f"  fidelity: PRDN {prd} %, SNR {snr} dB, r {r}, mel loss {mel}",

@@ -64,6 +64,41 @@ def load_audio(path: Path) -> np.ndarray:
     return (mono * AUDIO_FULL_SCALE_UV).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class CodableSignal:
+    """One codable channel of an EDF as stored: µV at its own rate, and its EDF quantum."""
+
+    label: str
+    rate_hz: float
+    uv: np.ndarray
+    """float64 µV at ``rate_hz``."""
+    step_uv: float
+    """The EDF's quantum (gain) in µV."""
+    offset_uv: float
+    """µV of digital 0, so that µV = offset_uv + step_uv * digital."""
+
+
+def read_codable_signals(path: Path) -> list[CodableSignal]:
+    """Every channel of one EDF that compression would code, as the EDF stores it."""
+    with EdfFile.open(path) as edf:
+        infos = signal_infos(edf.header)
+        out = []
+        for i in select_codec_channels(infos):
+            factor = uv_factor(infos[i].physical_dimension) or 1.0
+            signal = edf.header.signals[i]
+            out.append(
+                CodableSignal(infos[i].label, infos[i].sample_rate,
+                              edf.read_physical(i) * factor, signal.gain * factor,
+                              signal.offset * factor)
+            )  # fmt: skip
+    return out
+
+
+def at_model_rate(uv: np.ndarray, rate_hz: float, model_rate: int) -> np.ndarray:
+    """float32 µV resampled from ``rate_hz`` to the model rate, as compression resamples."""
+    return resample(uv, *rate_ratio(rate_hz, model_rate)).astype(np.float32)
+
+
 def load_channels(path: Path, model_rate: int) -> list[np.ndarray]:
     """Every codable channel of one EDF, in µV at the model rate."""
     return [samples for _, samples in load_labelled_channels(path, model_rate)]
@@ -71,15 +106,9 @@ def load_channels(path: Path, model_rate: int) -> list[np.ndarray]:
 
 def load_labelled_channels(path: Path, model_rate: int) -> list[tuple[str, np.ndarray]]:
     """(label, µV samples at the model rate) of every codable channel of one EDF."""
-    with EdfFile.open(path) as edf:
-        infos = signal_infos(edf.header)
-        out = []
-        for i in select_codec_channels(infos):
-            up, down = rate_ratio(infos[i].sample_rate, model_rate)
-            factor = uv_factor(infos[i].physical_dimension) or 1.0
-            samples = resample(edf.read_physical(i) * factor, up, down).astype(np.float32)
-            out.append((infos[i].label, samples))
-    return out
+    return [
+        (s.label, at_model_rate(s.uv, s.rate_hz, model_rate)) for s in read_codable_signals(path)
+    ]
 
 
 class SeededDraws:

@@ -7,6 +7,7 @@ gradient clipping, dead-code re-initialisation, and a held-out check every few h
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from eegzip.train.adapt import (
 from eegzip.train.data import AUDIO_RATE, CropSampler, split_files
 from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.losses import CodecLoss, LossWeights
+from eegzip.train.pack import Pack
 from eegzip.train.run import RunFolder, step_fields
 
 EVAL_CODEBOOKS = (3, 6, 9)
@@ -41,7 +43,13 @@ class TrainConfig:
     init: Path | None = None
     changes: ModelChanges = field(default_factory=ModelChanges)
     audio_dir: Path | None = None
+    packed: Path | None = None
+    """A training pack (``benchmarks/pack_training_data.py``) read instead of data_dir's EDFs,
+    train and held-out crops alike: what a lent GPU gets, since only the repository travels."""
     steps: int = 10_000
+    max_seconds: float | None = None
+    """Stop after this much wall time in this session, data loading included (held-out check,
+    checkpoint and export first)."""
     batch_size: int = 16
     crop_seconds: float = 16.0
     lr: float = 3e-4
@@ -198,19 +206,40 @@ def _initial_model(config: TrainConfig) -> DAC:
 def _training_sampler(config: TrainConfig, rate: int, crop: int) -> CropSampler:
     if config.audio_dir is not None:
         return CropSampler.from_audio(config.audio_dir, crop, seed=config.seed)
+    if config.packed is not None:
+        channels, groups = Pack.open(config.packed).channels("train", config.train_datasets, rate)
+        return CropSampler(channels, crop, config.seed, groups)
     train_files = split_files(config.data_dir, "train", config.train_datasets)
     return CropSampler.from_files(train_files, rate, crop, seed=config.seed)
 
 
+def _eval_samplers(config: TrainConfig, rate: int, crop: int) -> dict[str, CropSampler]:
+    """One sampler of test-split crops per evaluated dataset, from the pack or the EDFs."""
+    if config.packed is not None:
+        pack = Pack.open(config.packed)
+        datasets = sorted({i.dataset for i in pack.select("test", config.eval_datasets)})
+        if not datasets:
+            raise ValueError(f"{config.packed}: no test-split channels of the evaluated datasets")
+        return {d: CropSampler(pack.channels("test", [d], rate)[0], crop, 1) for d in datasets}
+    test_files = split_files(config.data_dir, "test", config.eval_datasets)
+    if not test_files:
+        raise ValueError(f"no test-split files of {', '.join(config.eval_datasets)}")
+    return {
+        dataset: CropSampler.from_files([p for p in test_files if p.parent.name == dataset], rate,
+                                        crop, seed=1)
+        for dataset in sorted({p.parent.name for p in test_files})
+    }  # fmt: skip
+
+
 def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     """Train (or resume) and return the path of the exported safetensors model."""
+    started = time.monotonic()  # max_seconds counts data loading too: a lease's budget does
     torch.manual_seed(config.seed)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
     model = _initial_model(config)
     rate = model.config.sample_rate
     crop = int(round(config.crop_seconds * rate / model.hop_length)) * model.hop_length
-    test_files = split_files(config.data_dir, "test", config.eval_datasets)
     sampler = _training_sampler(config, rate, crop)
     source_rate = AUDIO_RATE if config.audio_dir is not None else rate
     if config.init is not None and config.changes.codebook_size is not None:
@@ -218,12 +247,12 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         model = prune_vocabulary(model, config.changes.codebook_size, usage)
     model = model.to(device)
     eval_sets = {
-        dataset: torch.from_numpy(
-            CropSampler.from_files([p for p in test_files if p.parent.name == dataset], rate,
-                                   crop * 2, seed=1).fixed_set(config.eval_crops, 1)
-        ).to(device)
-        for dataset in sorted({p.parent.name for p in test_files})
-    }  # fmt: skip
+        dataset: torch.from_numpy(crops.fixed_set(config.eval_crops, 1)).to(device)
+        for dataset, crops in _eval_samplers(config, rate, crop * 2).items()
+    }
+    if device.type == "cuda":  # TF32 matrix products: ~1e-3 relative error, several times faster
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     loss_fn = CodecLoss(rate, config.weights).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.8, 0.99))
     disc = Discriminator().to(device) if config.gan else None
@@ -272,10 +301,15 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
         record: dict = {"step": step, **usage.update(out, step % config.dead_code_every == 0)}
         if step % 20 == 0 or step == 1:
             record.update(step_fields(terms, grad_norm, optimizer, run.elapsed))
-        if step % config.eval_every == 0 or step == config.steps:
+        out_of_time = config.max_seconds is not None and (
+            time.monotonic() - started >= config.max_seconds
+        )
+        if step % config.eval_every == 0 or step == config.steps or out_of_time:
             record["heldout"] = {
                 dataset: evaluate(model, crops, loss_fn.mel) for dataset, crops in eval_sets.items()
             }
             run.save(model, held_out_score(record["heldout"], model.n_codebooks, config.best_by))
         run.log(record, report)
+        if out_of_time:
+            break
     return run.close()

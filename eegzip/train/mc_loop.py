@@ -77,8 +77,10 @@ def train_multichannel(
 ) -> Path:
     """Train (or resume) DAC-MC and return the path of the best exported model."""
     mix, mc = mix or GroupMix(), mc or MCConfig()
-    if config.gan or config.audio_dir is not None or config.changes.any():
-        raise ValueError("--multichannel trains on EEG without --gan, --audio or model changes")
+    if config.gan or config.audio_dir or config.packed or config.changes.any():
+        raise ValueError(
+            "--multichannel trains on EEG without --gan, --audio, --packed or model changes"
+        )
     torch.manual_seed(config.seed)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
