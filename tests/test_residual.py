@@ -67,11 +67,17 @@ def test_max_error_bounds_every_sample(source, codec, tmp_path, bound):
 
 
 def test_archival_files_do_not_depend_on_the_neural_decoder(source, codec, tmp_path, monkeypatch):
-    """What another BLAS, thread count or GPU might do to the decoder's output changes nothing."""
+    """What another BLAS, thread count or GPU might do to the decoder's output changes nothing;
+    the model is not even loaded."""
     eegzip.compress(source, tmp_path / "x.eegc", model=codec, max_error_uv=1.0, measure=False)
     expected = eegzip.decompress(tmp_path / "x.eegc", tmp_path / "a.edf").output.read_bytes()
     original = decompress_module.decode_block
     monkeypatch.setattr(decompress_module, "decode_block", lambda *a: original(*a) + 0.05)
+
+    def unavailable(*args, **kwargs):
+        raise AssertionError("an archival file of format 1.4 needs no model")
+
+    monkeypatch.setattr(decompress_module.registry, "load", unavailable)
     restored = eegzip.decompress(tmp_path / "x.eegc", tmp_path / "b.edf").output
     assert restored.read_bytes() == expected
 

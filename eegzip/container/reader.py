@@ -231,6 +231,13 @@ class ContainerReader:
     def has_residuals(self) -> bool:
         return bool(self._residual_numbers)
 
+    @property
+    def residuals_need_decoder(self) -> bool:
+        """Whether any residual block is a RESD or RESP block (format ≤ 1.3), which corrects the
+        neural decoder's output; False for a file whose residual layer is all RESI (or none)."""
+        entries = self._layout.entries
+        return any(entries[n].block_type != RESI for n in self._residual_numbers.values())
+
     def residual_needs_decoder(self, i: int) -> bool:
         """Whether code block ``i``'s residual layer is a RESD or RESP block (format ≤ 1.3),
         which corrects the neural decoder's output, rather than RESI, which needs nothing."""

@@ -129,21 +129,6 @@ def codec_for(meta: dict, model: str | Path | Codec | None, device: str, name: s
     return registry.load(spec, device)
 
 
-def layout_from_meta(meta: dict, codec: Codec) -> BlockLayout:
-    try:
-        return BlockLayout(
-            up=int(meta["resample"]["up"]),
-            down=int(meta["resample"]["down"]),
-            hop=codec.hop_length,
-            model_rate=codec.sample_rate,
-            block_frames=int(meta["block_frames"]),
-            context_frames=int(meta["context_frames"]),
-            source_samples=int(meta["source_samples"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ContainerFormatError(f"metadata lacks a valid {exc} entry") from None
-
-
 def grouping_from_meta(meta: dict, codec: Codec, n_channels: int, name: str) -> Grouping | None:
     """The recorded channel groups: a multi-channel model needs them, a single-channel none."""
     recorded = meta.get("groups")
@@ -361,7 +346,9 @@ class ContainerDecoder:
         header = parse_header(reader.edf_header, f"{name} (stored EDF header)")
         checked = ContainerMeta.read(reader, header, name)  # before any model is loaded
         spectral_coded = meta.get("spectral") is not None
-        codec = None if spectral_coded else codec_for(meta, model, device, name)
+        # An archival file of format 1.4 is restored from its RESI blocks alone: no model.
+        portable = checked.bounded and not reader.residuals_need_decoder
+        codec = None if spectral_coded or portable else codec_for(meta, model, device, name)
         indices = checked.codec_channels
         channels = CodecChannels(
             indices=indices,
@@ -373,8 +360,8 @@ class ContainerDecoder:
             header=header,
             codec=codec,
             layout=(
-                layout_from_meta(meta, codec)
-                if codec is not None
+                checked.layout()
+                if checked.model is not None
                 else spectral.layout_for(header, channels.samples_per_record)
             ),
             channels=channels,
