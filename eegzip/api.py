@@ -24,7 +24,7 @@ from eegzip.edf import read as read_edf
 from eegzip.errors import InputNotFoundError, UnsupportedError, UsageError
 from eegzip.pipeline.groups import Grouping
 from eegzip.pipeline.meta import ContainerMeta
-from eegzip.pipeline.spectral import PAPER
+from eegzip.pipeline.spectral import DEFAULT_BITRATE, PAPER, rate_of
 from eegzip.pipeline.tokens import read_tokens
 from eegzip.pipeline.verify import VerifyReport, verify_file
 
@@ -96,7 +96,9 @@ def compress(
 
     ``bitrate`` (bit/s per coded channel, whole file included) codes the EEG with the spectral
     codec at that rate instead of the neural codec: the rate ladder, which needs no model;
-    ``"paper"`` is the paper's configuration, the neural codec with 9 codebooks.
+    ``"paper"`` is the paper's configuration, the neural codec with 9 codebooks. With none of
+    ``bitrate``, ``codebooks``, ``model``, ``max_error_uv``, ``groups`` and ``entropy=False``
+    given, the ladder's default rung (DEFAULT_BITRATE, 100 bit/s per channel) is used.
 
     ``max_error_uv`` adds a residual layer so that every decoded sample of the coded channels
     is within that many µV of the original; 0 makes the whole file lossless. ``codebooks``
@@ -124,7 +126,12 @@ def compress(
         raise UnsupportedError(f"{path}: compress reads local EDF/BDF files, not URLs")
     source = Path(path)
     target = Path(output) if output else default_output(source)
+    neural_asked = not entropy or any(
+        v is not None for v in (codebooks, model, max_error_uv, groups)
+    )
     rate = parse_bitrate(bitrate)
+    if bitrate is None and not neural_asked:
+        rate = DEFAULT_BITRATE
     if bitrate == PAPER:
         codebooks = codebooks or 9
     if rate is not None:
@@ -277,9 +284,9 @@ def info(path: str | Path) -> dict:
             if model
             else 0.0,
             "spectral": meta.extra.get("spectral"),
-            "bits_per_second_per_channel": 8
-            * sum(reader.sizes().values())
-            / max(1e-9, header.duration * len(codec_set)),
+            "bits_per_second_per_channel": rate_of(
+                reader.sizes(), header.duration, len(codec_set)
+            ),
             "sizes": reader.sizes(),
             "metrics": reader.metrics,
         }

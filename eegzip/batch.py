@@ -291,7 +291,8 @@ def _in_pool(jobs: Sequence[FileJob], workers: int) -> Iterator[FileOutcome]:
     """Worker processes (spawned: no torch state forked), outcomes in completion order.
 
     On an interrupt, queued jobs are cancelled and the workers told to stop (SIGTERM), which
-    removes their temporary files; a worker that dies (out of memory) fails its job alone.
+    removes their temporary files. A worker that dies (killed, out of memory) breaks the
+    pool: the files not yet finished are reported failed, and running again retries them.
     """
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
     pending: dict[Future, FileJob] = {pool.submit(run_job, job): job for job in jobs}
@@ -303,7 +304,8 @@ def _in_pool(jobs: Sequence[FileJob], workers: int) -> Iterator[FileOutcome]:
                 try:
                     yield future.result()
                 except BrokenProcessPool:
-                    yield _failed(job, "the worker process died (out of memory?)", 1, 0.0)
+                    died = "a worker process died (killed, out of memory?); run again to retry"
+                    yield _failed(job, f"{job.input}: {died}", 1, 0.0)
     except BaseException:
         for process in list(pool._processes.values()):  # no public way to stop running jobs
             process.terminate()

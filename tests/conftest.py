@@ -71,7 +71,8 @@ def demo_edf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_eegc(demo_edf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """demo_edf compressed with the default model, without metrics; tests must not change it."""
+    """demo_edf through the neural codec (the paper's configuration: the default model, 9
+    codebooks), without metrics; tests must not change it."""
     out = tmp_path_factory.mktemp("demo_eegc") / "demo.eegc"
-    eegzip.compress(demo_edf, out, measure=False)
+    eegzip.compress(demo_edf, out, bitrate="paper", measure=False)
     return out

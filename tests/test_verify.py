@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import eegzip
 from eegzip.cli import app
 from eegzip.container import ContainerReader
-from eegzip.container.format import BLOCK_HEADER, CODE_TYPES, CRC, RESP, RESP_HEADER
+from eegzip.container.format import BLOCK_HEADER, CRC, RESP, RESP_HEADER, TIME_BLOCK_TYPES
 from eegzip.demo import make_demo_edf
 
 runner = CliRunner()
@@ -72,7 +72,7 @@ def test_intact_files_pass(lossy, lossless, full):
 
 def test_flipped_byte_in_any_block_is_one_line_naming_it(lossless, tmp_path):
     entries = _entries(lossless)
-    assert any(e.block_type in CODE_TYPES for e in entries)
+    assert any(e.block_type in TIME_BLOCK_TYPES for e in entries)
     for number, entry in enumerate(entries):
         bad = _damaged(lossless, tmp_path / "bad.eegc", entry.offset + entry.length // 2)
         code, lines, stderr = _verify(bad)
@@ -110,7 +110,7 @@ def test_json_lists_every_file_of_a_folder(lossy, tmp_path):
     folder = tmp_path / "archive"
     folder.mkdir()
     shutil.copy(lossy, folder / "a.eegc")
-    entry = next(e for e in _entries(lossy) if e.block_type in CODE_TYPES)
+    entry = next(e for e in _entries(lossy) if e.block_type in TIME_BLOCK_TYPES)
     _damaged(lossy, folder / "b.eegc", entry.offset + entry.length // 2)
     result = runner.invoke(app, ["verify", str(folder), "--json"])
     assert result.exit_code == 4, result.output

@@ -191,6 +191,10 @@ class ContainerWriter:
         self._n_code_blocks += 1
         return len(payload) + BLOCK_OVERHEAD
 
+    def bytes_of(self, block_type: bytes) -> int:
+        """Bytes (framing included) of the blocks of one type written so far."""
+        return sum(e.length for e in self._entries if e.block_type == block_type)
+
     @property
     def size_if_closed(self) -> int:
         """Bytes the file would have if closed now: blocks so far, their index, the trailer."""

@@ -132,11 +132,13 @@ class CompressResult:
     bitrate: float | None = None
     """The spectral codec's target, bit/s per coded channel (None: the neural codec)."""
 
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Bytes per block type (ContainerReader.sizes())."""
+
     @property
     def bits_per_second_per_channel(self) -> float:
-        """The rate reached: the whole file's bits per second per coded channel."""
-        seconds = self.duration_seconds * len(self.codec_channels)
-        return 8 * self.output_bytes / max(1e-9, seconds)
+        """The rate reached (spectral.rate_of: the file less its lossless signals' samples)."""
+        return spectral.rate_of(self.sizes, self.duration_seconds, len(self.codec_channels))
 
     @property
     def ratio(self) -> float:
@@ -322,9 +324,13 @@ def _write_lossless(
             )
 
 
-def payload_bytes(path: Path, *block_types: str) -> int:
+def block_sizes(path: Path) -> dict[str, int]:
     with ContainerReader.open(path) as reader:
-        sizes = reader.sizes()
+        return reader.sizes()
+
+
+def payload_bytes(path: Path, *block_types: str) -> int:
+    sizes = block_sizes(path)
     return sum(sizes.get(t, 0) for t in block_types)
 
 
@@ -511,4 +517,5 @@ def compress_file(
         grouping=grouping.summary(labels) if grouping else None,
         code_stats=metrics.get("codes"),
         bitrate=options.bitrate,
+        sizes=block_sizes(output),
     )

@@ -1,7 +1,8 @@
 """The rate ladder: code the EEG channels with the spectral codec at a target bit rate.
 
 ``--bitrate B`` asks for B bits per second per coded channel, container bytes included (the EDF
-header, lossless signals, metrics and index count too). One quantiser step serves the whole
+header, annotations, metrics and index count too; the samples of lossless signals such as ECG
+or triggers do not, since no rate can shrink them). One quantiser step serves the whole
 file, which minimises its pooled squared error for the bytes spent; it is found by bisection on
 a sample of the file's blocks, so the rate reached is close to, not exactly, the target; the
 result reports it. Each block holds its own step, so nothing else depends on the search.
@@ -21,7 +22,7 @@ import numpy as np
 
 from eegzip.codec import spectral
 from eegzip.container import ContainerWriter
-from eegzip.container.format import BLOCK_OVERHEAD, INDEX_ENTRY
+from eegzip.container.format import BLOCK_OVERHEAD, INDEX_ENTRY, RAWS
 from eegzip.container.spectral import SpectralBlock, encode_spectral_block
 from eegzip.edf import EdfHeader
 from eegzip.errors import UsageError
@@ -112,6 +113,13 @@ def raw_block_records(header: EdfHeader) -> int:
     return max(1, min(header.n_records, round(RAW_BLOCK_SECONDS / header.record_duration)))
 
 
+def rate_of(sizes: dict[str, int], seconds: float, n_channels: int) -> float:
+    """Bit/s per coded channel of a file, from ``ContainerReader.sizes()``: every byte but the
+    lossless signals' samples (RAWS; ECG, triggers), which no rate can shrink."""
+    coded = sum(sizes.values()) - sizes.get(RAWS.decode(), 0)
+    return 8 * coded / max(1e-9, seconds * n_channels)
+
+
 def band_target_for(bitrate: float) -> float | None:
     return BAND_TARGET if bitrate >= BAND_TARGET_FROM else None
 
@@ -183,7 +191,7 @@ def encode_file(
     seconds = header.n_records * header.record_duration
     budget = (
         bitrate * seconds * n_channels / 8
-        - writer.size_if_closed
+        - (writer.size_if_closed - writer.bytes_of(RAWS))
         - metrics_reserve(measure is not None)
     )
     step = choose_step(read, layout, sample_rate, budget, band_target)
