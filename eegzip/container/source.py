@@ -202,9 +202,16 @@ def _body(url: str, response: http.client.HTTPResponse, expected: int | None) ->
 def _open_http(url: str) -> tuple[BinaryIO, int]:
     """A RangeFile over ``url``, primed with its first bytes; a whole download if the
     server ignores Range requests."""
+    request = _request(url, 0, HEAD_BYTES - 1)
+    downloaded = _DOWNLOADED.get(url)
+    if downloaded is not None:  # a whole download before: unchanged (304) means reuse it
+        for header, value in downloaded[0].items():
+            request.add_header(header, value)
     try:
-        response = urllib.request.urlopen(_request(url, 0, HEAD_BYTES - 1), timeout=TIMEOUT_SECONDS)
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
     except urllib.error.HTTPError as exc:
+        if exc.code == 304 and downloaded is not None:
+            return io.BytesIO(downloaded[1]), len(downloaded[1])
         if exc.code != 416:  # 416: an empty file has no first bytes
             raise _failure(url, exc) from None
         return io.BytesIO(b""), 0
@@ -221,6 +228,7 @@ def _open_http(url: str) -> tuple[BinaryIO, int]:
                 stacklevel=2,
             )
             data = _body(url, response, expected)
+            _remember_download(url, response.headers, data)
             return io.BytesIO(data), len(data)
         head = _body(url, response, expected)
         version = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
@@ -248,6 +256,23 @@ def _open_http(url: str) -> tuple[BinaryIO, int]:
 
 
 _REMEMBERED: OrderedDict[str, tuple[tuple, OrderedDict[int, bytes]]] = OrderedDict()
+_DOWNLOADED: OrderedDict[str, tuple[dict[str, str], bytes]] = OrderedDict()
+"""The last whole download (a server without ranges) with the headers that ask whether it
+changed: a command that opens the file twice downloads it once."""
+
+
+def _remember_download(url: str, headers, data: bytes) -> None:
+    asks = {
+        ask: headers[given]
+        for given, ask in (("ETag", "If-None-Match"), ("Last-Modified", "If-Modified-Since"))
+        if headers.get(given)
+    }
+    with _CACHE_LOCK:
+        _DOWNLOADED.pop(url, None)
+        if asks and len(data) <= CACHE_BYTES:
+            _DOWNLOADED[url] = (asks, data)
+        while len(_DOWNLOADED) > 1:
+            _DOWNLOADED.popitem(last=False)
 
 
 def _remembered(url: str, version: tuple[int, str | None, str | None]) -> OrderedDict[int, bytes]:
