@@ -6,6 +6,8 @@ eegzip.decompress("rec.eegc", "rec.decoded.edf")
 eegzip.verify("rec.eegc", full=True).ok              # intact, and decodes as promised
 tokens = eegzip.tokens("rec.eegc")                   # the code indices, for research
 recording = eegzip.read("rec.edf")                   # header, signals, annotations
+with eegzip.open("rec.eegc") as r:                   # lazy; also EDF/BDF and http(s) URLs
+    x = r.read(start=60, duration=10, channels=["EEG Fz"])   # only the blocks it needs
 """
 
 from __future__ import annotations

@@ -180,9 +180,10 @@ def _failure(url: str, exc: BaseException) -> InputNotFoundError:
     if isinstance(exc, urllib.error.URLError):
         return InputNotFoundError(f"{url}: cannot reach the server: {exc.reason}")
     if isinstance(exc, http.client.IncompleteRead):
+        got = len(exc.partial)
         return InputNotFoundError(
-            f"{url}: the server closed the connection after {len(exc.partial)} bytes "
-            f"of a transfer of {len(exc.partial) + (exc.expected or 0)}"
+            f"{url}: the server closed the connection after {got} of "
+            f"{got + (exc.expected or 0)} bytes"
         )
     return InputNotFoundError(f"{url}: the transfer failed: {exc}")
 
