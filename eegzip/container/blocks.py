@@ -193,20 +193,7 @@ class ResidualBlock:
     decoded: np.ndarray | None = None  # int32, (n_channels, n_samples): the decoder's output
 
     def __post_init__(self) -> None:
-        _check_int("index", self.index, 0, _U32)
-        _check_time_range(self.start_seconds, self.duration_seconds)
-        if self.residuals.ndim != 2 or self.residuals.dtype.kind not in "ui":
-            raise ValueError("residuals must be a 2-D integer array")
-        n_channels, n_samples = self.residuals.shape
-        _check_int("n_channels", n_channels, 1, _U16)
-        if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
-            raise ValueError(f"{n_channels * n_samples} residuals is out of range")
-        for name in ("steps", "recon_crc"):
-            values = getattr(self, name)
-            if values.shape != (n_channels,) or values.dtype.kind not in "ui":
-                raise ValueError(f"{name} must be integers of shape ({n_channels},)")
-        if self.steps.min() < 1 or self.steps.max() > _U32:
-            raise ValueError("steps must lie in [1, 2**32)")
+        _check_residual_fields(self, ("steps", "recon_crc"))
         if self.decoded is not None and (
             self.decoded.shape != self.residuals.shape or self.decoded.dtype.kind not in "ui"
         ):
@@ -232,20 +219,7 @@ class IntegerResidualBlock:
     duration_seconds: float
 
     def __post_init__(self) -> None:
-        _check_int("index", self.index, 0, _U32)
-        _check_time_range(self.start_seconds, self.duration_seconds)
-        if self.residuals.ndim != 2 or self.residuals.dtype.kind not in "ui":
-            raise ValueError("residuals must be a 2-D integer array")
-        n_channels, n_samples = self.residuals.shape
-        _check_int("n_channels", n_channels, 1, _U16)
-        if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
-            raise ValueError(f"{n_channels * n_samples} residuals is out of range")
-        for name in ("steps", "lows", "highs"):
-            values = getattr(self, name)
-            if values.shape != (n_channels,) or values.dtype.kind not in "ui":
-                raise ValueError(f"{name} must be integers of shape ({n_channels},)")
-        if self.steps.min() < 1 or self.steps.max() > _U32:
-            raise ValueError("steps must lie in [1, 2**32)")
+        _check_residual_fields(self, ("steps", "lows", "highs"))
         bounds = np.stack([self.lows, self.highs]).astype(np.int64)
         if (bounds[0] > bounds[1]).any() or bounds.min() < -(2**31) or bounds.max() >= 2**31:
             raise ValueError("clamp bounds must be int32 with lows <= highs")
@@ -254,6 +228,25 @@ class IntegerResidualBlock:
         """The digital values this block restores (int32, channels × samples)."""
         values = self.residuals.astype(np.int64) * self.steps.astype(np.int64)[:, None]
         return np.clip(values, self.lows[:, None], self.highs[:, None]).astype(np.int32)
+
+
+def _check_residual_fields(block: ResidualBlock | IntegerResidualBlock, per_channel) -> None:
+    """What both residual block types require: index, times, residuals, steps and the other
+    per-channel fields named in ``per_channel``."""
+    _check_int("index", block.index, 0, _U32)
+    _check_time_range(block.start_seconds, block.duration_seconds)
+    if block.residuals.ndim != 2 or block.residuals.dtype.kind not in "ui":
+        raise ValueError("residuals must be a 2-D integer array")
+    n_channels, n_samples = block.residuals.shape
+    _check_int("n_channels", n_channels, 1, _U16)
+    if not 1 <= n_channels * n_samples <= MAX_SAMPLES_PER_BLOCK:
+        raise ValueError(f"{n_channels * n_samples} residuals is out of range")
+    for name in per_channel:
+        values = getattr(block, name)
+        if values.shape != (n_channels,) or values.dtype.kind not in "ui":
+            raise ValueError(f"{name} must be integers of shape ({n_channels},)")
+    if block.steps.min() < 1 or block.steps.max() > _U32:
+        raise ValueError("steps must lie in [1, 2**32)")
 
 
 @dataclass(frozen=True)
