@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from eegzip.atomic import AtomicOutput
 from eegzip.codec.checkpoints import sha256_of
 from eegzip.errors import EegzipError, InputNotFoundError
 
@@ -120,15 +121,16 @@ def fetch(
         if target.is_file() and sha256_of(target) == expected:
             kept += 1
         else:
-            partial = target.with_name(f".{file}.part")
+            output = AtomicOutput(target, force=True)
             try:
-                with _open(base, file) as stream, partial.open("wb") as out:
-                    shutil.copyfileobj(stream, out)
-                if sha256_of(partial) != expected:
+                with _open(base, file) as stream:
+                    shutil.copyfileobj(stream, output.file)
+                output.close_file()
+                if sha256_of(output.temporary) != expected:
                     raise EegzipError(f"{file}: SHA-256 mismatch after download from {base}")
-                partial.replace(target)
+                output.commit()
             finally:
-                partial.unlink(missing_ok=True)
+                output.abort()
             fetched += 1
         if progress:
             progress(done, len(wanted))

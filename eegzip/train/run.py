@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from eegzip.atomic import AtomicOutput
 from eegzip.codec.checkpoints import save_safetensors
 
 Stateful = Any
@@ -50,9 +51,8 @@ class RunFolder:
         self.best = min(self.best, score)
         state = {name: part.state_dict() for name, part in self.parts.items()}
         state.update(step=self.step, elapsed_s=self.elapsed, best=self.best)
-        partial = self.checkpoint.with_suffix(".tmp")
-        torch.save(state, partial)
-        partial.replace(self.checkpoint)
+        with AtomicOutput(self.checkpoint, force=True) as output:
+            torch.save(state, output.file)
         metadata = {"step": str(self.step)}
         save_safetensors(model, self.out_dir / "latest.safetensors", metadata)
         if score == self.best:
