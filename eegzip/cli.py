@@ -904,6 +904,15 @@ def train(
     best_by: Annotated[
         str, typer.Option(help="Held-out measure that picks best.safetensors: mel or prd.")
     ] = "mel",
+    synthetic_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of training crops replaced by synthetic rhythms (sines, 1-30 Hz, "
+            "10-200 µV, half over pink noise).",
+        ),
+    ] = 0.0,
     multichannel: Annotated[
         bool,
         typer.Option(
@@ -955,6 +964,7 @@ def train(
         eval_every=eval_every,
         weights=weights,
         best_by=best_by,
+        synthetic_share=synthetic_share,
         gan=gan,
         device=str(registry.pick_device(device)),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from eegzip.cli import app
 from eegzip.codec.checkpoints import load_weights
 from eegzip.codec.dac import DACConfig
+from eegzip.train.data import CropSampler, SyntheticRhythms, pink_noise
 from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.loop import TrainConfig, train
 from eegzip.train.losses import LossWeights
@@ -71,3 +73,25 @@ def test_train_refuses_bad_loss_options_in_one_line(tmp_path, args):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_synthetic_rhythms_replace_a_share_of_crops_with_eeg_band_sines():
+    quiet = [np.zeros(10_000, np.float32) for _ in range(3)]
+    sampler = CropSampler(quiet, 2048, 0, None, SyntheticRhythms(share=0.5, rate_hz=256.0))
+    x = sampler.batch(400)[:, 0]
+    synthetic = np.abs(x).max(axis=-1) > 0
+    assert 150 < synthetic.sum() < 250
+    spectra = np.abs(np.fft.rfft(x[synthetic], axis=-1))
+    peaks = np.fft.rfftfreq(2048, 1 / 256)[spectra.argmax(axis=-1)]
+    assert peaks.min() >= 0.9 and peaks.max() <= 31.0
+    sampler.resume_at(0, 7)
+    again = sampler.batch(4)
+    sampler.resume_at(0, 7)
+    assert np.array_equal(sampler.batch(4), again)
+
+
+def test_pink_noise_has_unit_rms_and_falls_with_frequency():
+    noise = pink_noise(np.random.default_rng(0), 65536)
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    assert abs(noise.std() - 1) < 1e-6
+    assert power[10:100].mean() > 5 * power[1000:10000].mean()

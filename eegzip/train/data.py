@@ -136,6 +136,43 @@ class SeededDraws:
         self._rng = np.random.default_rng([seed, step])
 
 
+@dataclass(frozen=True)
+class SyntheticRhythms:
+    """Crops of steady rhythms, mixed into training: 1-3 sines (1-30 Hz, 10-200 µV, both
+    log-uniform, random phase), over pink noise (1-20 µV RMS) in half of them.
+
+    Real EEG never shows the model a pure rhythm, and the shipped model returned 0.3 % of a
+    10 Hz sine's power; these crops are the sines and sines-over-pink-noise that the rate
+    ladder's acceptance test feeds it.
+    """
+
+    share: float
+    """Fraction of each batch replaced by synthetic crops."""
+    rate_hz: float
+
+    def crops(self, rng: np.random.Generator, count: int, samples: int) -> np.ndarray:
+        """(count, samples) float32 µV."""
+        t = np.arange(samples) / self.rate_hz
+        out = np.zeros((count, samples))
+        for row in out:
+            for _ in range(rng.integers(1, 4)):
+                frequency = np.exp(rng.uniform(np.log(1.0), np.log(30.0)))
+                amplitude = np.exp(rng.uniform(np.log(10.0), np.log(200.0)))
+                row += amplitude * np.sin(2 * np.pi * frequency * t + rng.uniform(0, 2 * np.pi))
+            if rng.random() < 0.5:
+                row += pink_noise(rng, samples) * np.exp(rng.uniform(np.log(1.0), np.log(20.0)))
+        return out.astype(np.float32)
+
+
+def pink_noise(rng: np.random.Generator, samples: int) -> np.ndarray:
+    """Unit-RMS noise with a 1/f power spectrum (white noise shaped in the frequency domain)."""
+    spectrum = np.fft.rfft(rng.standard_normal(samples))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, samples)
+    return noise / noise.std()
+
+
 @dataclass
 class CropSampler(SeededDraws):
     """Draws normalised crops: each group (dataset) equally often, within it by length.
@@ -148,6 +185,7 @@ class CropSampler(SeededDraws):
     crop_samples: int
     seed: int = 0
     groups: list[str] | None = None
+    synthetic: SyntheticRhythms | None = None
 
     def __post_init__(self) -> None:
         groups = self.groups or [""] * len(self.channels)
@@ -193,4 +231,7 @@ class CropSampler(SeededDraws):
             start = self._rng.integers(0, len(self.channels[k]) - self.crop_samples + 1)
             crops.append(self.channels[k][start : start + self.crop_samples])
         x = np.stack(crops)
+        if self.synthetic is not None:
+            count = int(self._rng.binomial(size, self.synthetic.share))
+            x[:count] = self.synthetic.crops(self._rng, count, self.crop_samples)
         return to_model_domain(x, *block_scaling(x))[:, None, :]

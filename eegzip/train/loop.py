@@ -26,7 +26,7 @@ from eegzip.train.adapt import (
     prune_vocabulary,
     with_sample_rate,
 )
-from eegzip.train.data import AUDIO_RATE, CropSampler, split_files
+from eegzip.train.data import AUDIO_RATE, CropSampler, SyntheticRhythms, split_files
 from eegzip.train.discriminators import Discriminator, discriminator_loss, generator_losses
 from eegzip.train.losses import CodecLoss, LossWeights
 from eegzip.train.pack import Pack
@@ -46,6 +46,8 @@ class TrainConfig:
     packed: Path | None = None
     """A training pack (``benchmarks/pack_training_data.py``) read instead of data_dir's EDFs,
     train and held-out crops alike: what a lent GPU gets, since only the repository travels."""
+    synthetic_share: float = 0.0
+    """Share of training crops replaced by synthetic rhythms (``data.SyntheticRhythms``)."""
     steps: int = 10_000
     max_seconds: float | None = None
     """Stop after this much wall time in this session, data loading included (held-out check,
@@ -208,9 +210,13 @@ def _training_sampler(config: TrainConfig, rate: int, crop: int) -> CropSampler:
         return CropSampler.from_audio(config.audio_dir, crop, seed=config.seed)
     if config.packed is not None:
         channels, groups = Pack.open(config.packed).channels("train", config.train_datasets, rate)
-        return CropSampler(channels, crop, config.seed, groups)
-    train_files = split_files(config.data_dir, "train", config.train_datasets)
-    return CropSampler.from_files(train_files, rate, crop, seed=config.seed)
+        sampler = CropSampler(channels, crop, config.seed, groups)
+    else:
+        paths = split_files(config.data_dir, "train", config.train_datasets)
+        sampler = CropSampler.from_files(paths, rate, crop, seed=config.seed)
+    if config.synthetic_share:
+        sampler.synthetic = SyntheticRhythms(config.synthetic_share, rate)
+    return sampler
 
 
 def _eval_samplers(config: TrainConfig, rate: int, crop: int) -> dict[str, CropSampler]:
