@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--eval-crops", type=int, default=32)
     parser.add_argument("--loss", default="waveform")
+    parser.add_argument("--synthetic-share", type=float, default=0.0)
     parser.add_argument("--throughput-minutes", type=float, default=30.0)
     parser.add_argument("--tiny", action="store_true", help="CPU rehearsal: tiny model and batch.")
     args = parser.parse_args()
@@ -225,6 +226,7 @@ def main() -> None:
         eval_every=args.eval_every,
         eval_crops=args.eval_crops,
         weights=LossWeights.parse(args.loss),
+        synthetic_share=args.synthetic_share,
         best_by="prd",
         device=device,
     )

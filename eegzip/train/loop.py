@@ -259,6 +259,7 @@ def train(config: TrainConfig, report: Callable[[dict], None] = print) -> Path:
     if device.type == "cuda":  # TF32 matrix products: ~1e-3 relative error, several times faster
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True  # training shapes are fixed: pick the fastest convs
     loss_fn = CodecLoss(rate, config.weights).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.8, 0.99))
     disc = Discriminator().to(device) if config.gan else None
