@@ -93,7 +93,9 @@ def markdown(results: dict, command: str) -> str:
     for name, rungs in results.items():
         lines += [
             f"\n## {name}\n",
-            "| target | bit/s/ch | files | eegzip PRDN % | wavelet PRDN % | bound % | eegzip ≤ wavelet (files) | r eegzip / wavelet | eegzip bands δ θ α β γ | wavelet bands δ θ α β γ | compress s |",
+            "| target | bit/s/ch | files | eegzip PRDN % | wavelet PRDN % | bound % "
+            "| eegzip ≤ wavelet (files) | r eegzip / wavelet | eegzip bands δ θ α β γ "
+            "| wavelet bands δ θ α β γ | compress s |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for target, s in rungs.items():
@@ -102,7 +104,8 @@ def markdown(results: dict, command: str) -> str:
             lines.append(
                 f"| {target} | {s['bits_per_second_per_channel']:.1f} | {s['files']} | "
                 f"{s['eegzip_prdn']:.1f} | {s['wavelet_prdn']:.1f} | {s['bound_prdn']:.1f} | "
-                f"{s['eegzip_better_files']}/{s['files']} | {s['eegzip_r']:.3f} / {s['wavelet_r']:.3f} | "
+                f"{s['eegzip_better_files']}/{s['files']} | "
+                f"{s['eegzip_r']:.3f} / {s['wavelet_r']:.3f} | "
                 f"{eb} | {wb} | {s['compress_seconds']:.2f} |"
             )
     return "\n".join(lines) + "\n"

@@ -169,3 +169,20 @@ def test_real_files_beat_the_wavelet_at_equal_coded_bytes(shared_data: Path) -> 
         assert prdn(x, y) < prdn(x, w), name
         out.unlink()
         decoded.unlink()
+
+
+def test_tokens_verify_and_reader_on_a_spectral_file(tmp_path: Path) -> None:
+    from eegzip.errors import UnsupportedError
+
+    rng = np.random.default_rng(4)
+    edf = _edf(tmp_path / "in.edf", np.stack([20 * _pink(120 * RATE, rng) for _ in range(2)]))
+    packed = eegzip.compress(edf, tmp_path / "x.eegc").output  # the default: the ladder
+    with pytest.raises(UnsupportedError, match="no neural codes"):
+        eegzip.tokens(packed)
+    assert eegzip.verify(packed, full=True).ok
+    eegzip.decompress(packed, tmp_path / "x.edf")
+    with EdfFile.open(tmp_path / "x.edf") as whole:
+        expected = np.stack([whole.read_physical(i, 30, 40) for i in range(2)])
+    with eegzip.open(packed) as reader:
+        got = reader.read(start=30, duration=10)
+    assert np.allclose(got, expected)

@@ -126,7 +126,12 @@ def task_table(task: dict) -> Table:
          "p corrected t / sign", "verdict", "trained on original: bal. acc. (Δ)"],
     )  # fmt: skip
     for row in task["rows"]:
-        name = "original" if row["codebooks"] is None else f"eegzip ×{row['codebooks']}"
+        if row.get("bitrate") is not None:
+            name = f"eegzip {row['bitrate']:g} bit/s"
+        elif row["codebooks"] is not None:
+            name = f"eegzip ×{row['codebooks']}"
+        else:
+            name = "original"
         transfer = row.get("trained_on_original")
         transfer_text = (
             f"{_mean_std(transfer['balanced_accuracy'])} "

@@ -144,22 +144,24 @@ def recording_features(path: Path, window: Window) -> EpochFeatures:
 
 def reconstructed_features(
     path: Path,
-    codec: Codec,
-    codebooks: int,
+    codec: Codec | None,
+    setting: Mapping[str, Any],
     window: Window,
     workdir: Path,
-    grouping: Mapping[str, Any],
 ) -> EpochFeatures:
-    """Features of ``path`` after compress → decompress at ``codebooks``.
-
-    ``grouping`` holds api.compress's channel-grouping keywords, for multi-channel models.
-    """
+    """Features of ``path`` after compress → decompress with api.compress keywords ``setting``
+    (``codebooks`` and channel grouping for the neural codec, or a ladder ``bitrate``)."""
     container, restored = workdir / "reconstruction.eegc", workdir / "reconstruction.edf"
-    api.compress(
-        path, container, model=codec, codebooks=codebooks, measure=False, force=True, **grouping
-    )
-    api.decompress(container, restored, model=codec, force=True)
+    model = None if "bitrate" in setting else codec
+    api.compress(path, container, model=model, measure=False, force=True, **setting)
+    api.decompress(container, restored, model=model, force=True)
     return recording_features(restored, window)
+
+
+def setting_name(setting: Mapping[str, Any]) -> str:
+    if "bitrate" in setting:
+        return f"eegzip {setting['bitrate']:g} bit/s"
+    return f"eegzip ×{setting['codebooks']}"
 
 
 @dataclass
@@ -167,7 +169,7 @@ class ConditionScores:
     """Scores of one kind of signal over all splits."""
 
     name: str
-    codebooks: int | None
+    setting: Mapping[str, Any] | None  # None: the originals
     own: list[FoldScore]  # trained and tested on these signals
     transfer: list[FoldScore]  # trained on originals, tested on these signals
 
@@ -178,20 +180,20 @@ def pick(features: Sequence[EpochFeatures], index: np.ndarray) -> list[EpochFeat
 
 def evaluate(
     original: Sequence[EpochFeatures],
-    conditions: dict[int, Sequence[EpochFeatures]],
+    conditions: dict[str, tuple[Mapping[str, Any], Sequence[EpochFeatures]]],
     labels: np.ndarray,
     splits: Sequence[Split],
 ) -> list[ConditionScores]:
-    """Scores of the originals and of each reconstruction (by codebooks) on the same splits."""
+    """Scores of the originals and of each reconstruction (by setting) on the same splits."""
     rows = [ConditionScores("original", None, [], [])]
-    rows += [ConditionScores("eegzip", n, [], []) for n in conditions]
+    rows += [ConditionScores(name, s, [], []) for name, (s, _) in conditions.items()]
     for split in splits:
         train, test, truth = split.train, split.test, labels[split.test]
         base = RecordingClassifier().fit(pick(original, train), labels[train])
         base_score = score(truth, base.predict(pick(original, test)))
         rows[0].own.append(base_score)
         rows[0].transfer.append(base_score)
-        for row, features in zip(rows[1:], conditions.values(), strict=True):
+        for row, (_, features) in zip(rows[1:], conditions.values(), strict=True):
             own = RecordingClassifier().fit(pick(features, train), labels[train])
             row.own.append(score(truth, own.predict(pick(features, test))))
             row.transfer.append(score(truth, base.predict(pick(features, test))))
@@ -221,8 +223,14 @@ def _versus(scores: Sequence[FoldScore], reference: Sequence[FoldScore], ratio: 
 
 
 def _row_dict(row: ConditionScores, reference: ConditionScores, ratio: float) -> dict:
-    out: dict = {"signals": row.name, "codebooks": row.codebooks, **_summary(row.own)}
-    if row.codebooks is not None:
+    setting = row.setting or {}
+    out: dict = {
+        "signals": "original" if row.setting is None else "eegzip",
+        "codebooks": setting.get("codebooks"),
+        **({"bitrate": setting["bitrate"]} if "bitrate" in setting else {}),
+        **_summary(row.own),
+    }
+    if row.setting is not None:
         out["vs_original"] = _versus(row.own, reference.own, ratio)
         out["trained_on_original"] = {
             **_summary(row.transfer),
@@ -246,24 +254,24 @@ def _each(
 
 def _reconstructions(
     recordings: Sequence[LabelledRecording],
-    codec: Codec,
-    codebooks: Sequence[int],
+    codec: Codec | None,
+    settings: Sequence[Mapping[str, Any]],
     window: Window,
     name: str,
     task: Callable[[str], Progress] | None,
-    grouping: Mapping[str, Any],
-) -> dict[int, list[EpochFeatures]]:
-    """Features of every recording after compress → decompress, per codebook count."""
+) -> dict[str, tuple[Mapping[str, Any], list[EpochFeatures]]]:
+    """Features of every recording after compress → decompress, per setting."""
     with TemporaryDirectory(prefix="eegzip-task-") as workdir:
         return {
-            n: _each(
-                recordings,
-                lambda r, n=n: reconstructed_features(
-                    r.path, codec, n, window, Path(workdir), grouping
+            setting_name(s): (
+                s,
+                _each(
+                    recordings,
+                    lambda r, s=s: reconstructed_features(r.path, codec, s, window, Path(workdir)),
+                    task(f"{name}: {setting_name(s)}") if task else None,
                 ),
-                task(f"{name}: eegzip ×{n}") if task else None,
             )
-            for n in codebooks
+            for s in settings
         }
 
 
@@ -278,8 +286,10 @@ def run_task(
     repeats: int = REPEATS,
     task: Callable[[str], Progress] | None = None,
     grouping: Mapping[str, Any] | None = None,
+    bitrates: Sequence[float] = (),
 ) -> dict:
-    """Classify originals and reconstructions at each codebook count; the JSON-ready result.
+    """Classify originals and reconstructions at each codebook count and each ladder bit rate;
+    the JSON-ready result.
 
     ``grouping`` holds api.compress's channel-grouping keywords, for multi-channel models.
     """
@@ -293,13 +303,11 @@ def run_task(
         lambda r: recording_features(r.path, spec.window),
         task(f"{name}: features") if task else None,
     )
-    conditions: dict[int, list[EpochFeatures]] = {}
-    if codebooks:
-        if codec is None:
-            raise ValueError("reconstructions need a codec")
-        conditions = _reconstructions(
-            recordings, codec, codebooks, spec.window, name, task, grouping or {}
-        )
+    if codebooks and codec is None:
+        raise ValueError("reconstructions need a codec")
+    settings = [{"codebooks": n, **(grouping or {})} for n in codebooks]
+    settings += [{"bitrate": float(b)} for b in bitrates]
+    conditions = _reconstructions(recordings, codec, settings, spec.window, name, task)
     subjects_per_class = [len({r.subject for r in recordings if r.label == c}) for c in (0, 1)]
     folds = max(2, min(folds, *subjects_per_class))
     splits = make_splits(labels, groups, folds, repeats)

@@ -184,7 +184,10 @@ def _container_tokens(path: str | Path, source: Path, codebooks: int | None) -> 
         meta = ContainerMeta.read(reader, header, str(path))
         model = meta.model
         if model is None:
-            raise UnsupportedError(f"{path}: holds no neural codes (not coded by a model)")
+            raise UnsupportedError(
+                f"{path}: holds no neural codes (the spectral codec, --bitrate); tokens come "
+                "from the EDF: decompress it, then eegzip tokens on the EDF"
+            )
         frame_seconds = model.hop_length / model.sample_rate
         channels = meta.codec_channels
         labels = tuple(header.signals[i].label.strip() for i in channels)
