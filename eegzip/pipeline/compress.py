@@ -511,7 +511,8 @@ def compress_file(
         wall_seconds=time.perf_counter() - started,
         clipped_samples=clipped,
         fidelity=fidelity,
-        warnings=recording_warnings(h, clipped, count_unknown),
+        warnings=recording_warnings(h, clipped, count_unknown)
+        + (spectral.shortfall(options.bitrate) if codec is None and not step.reached else ()),
         max_error_uv=options.max_error_uv,
         residual_bytes=payload_bytes(output, "RESD", "RESP", "RESI"),
         grouping=grouping.summary(labels) if grouping else None,

@@ -113,6 +113,15 @@ def raw_block_records(header: EdfHeader) -> int:
     return max(1, min(header.n_records, round(RAW_BLOCK_SECONDS / header.record_duration)))
 
 
+def shortfall(bitrate: float) -> tuple[str, ...]:
+    """The warning for a file whose container alone takes the asked rate's bytes."""
+    return (
+        f"at {bitrate:g} bit/s per channel the container's own bytes (EDF header, annotations, "
+        "metadata, index) leave nothing for the EEG, which is stored as its block means only; "
+        "ask for a higher --bitrate for a recording this short",
+    )
+
+
 def rate_of(sizes: dict[str, int], seconds: float, n_channels: int) -> float:
     """Bit/s per coded channel of a file, from ``ContainerReader.sizes()``: every byte but the
     lossless signals' samples (RAWS; ECG, triggers), which no rate can shrink."""
