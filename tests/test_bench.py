@@ -312,3 +312,12 @@ def test_bench_archival_refuses_what_it_cannot_honour(tmp_path, extra, fragment)
     result = CliRunner().invoke(app, ["bench", str(tmp_path), *extra])
     assert result.exit_code == 2, result.output
     assert fragment in " ".join(result.stderr.split()), result.stderr
+
+
+def test_bench_errors_print_no_stray_backslash(capsys):
+    """Rich markup is escaped once: 'eegzip[bench]' stays as written."""
+    from eegzip.bench.command import _report
+    from eegzip.errors import EegzipError
+
+    _report(EegzipError('needs pip install "eegzip[bench]"'))
+    assert 'eegzip: error: needs pip install "eegzip[bench]"' in capsys.readouterr().err

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from eegzip.bench import DEFAULT_BOUNDS_UV, REPEATS, require
 from eegzip.bench.tables import (
@@ -74,10 +73,11 @@ class TaskName(str, Enum):
 
 
 def _report(error: EegzipError) -> None:
-    """cli._fail prints through Rich markup, which would swallow text like "eegzip[bench]"."""
+    """One error line (cli._fail escapes Rich markup itself: escaping here too printed a stray
+    backslash, as in "eegzip\\[bench]")."""
     from eegzip import cli
 
-    cli._fail(EegzipError(escape(str(error))))
+    cli._fail(error)
 
 
 def parse_codebooks(text: str, available: int) -> list[int]:
