@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.fft import dct, idct
 
 from eegzip.container.format import (
     XFRM_BAND_EDGES_HZ,
@@ -59,6 +58,8 @@ def window_samples(sample_rate: float) -> int:
 
 def analyse(x_uv: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """(means (C,), orthonormal DCT coefficients (C, windows, window)) of a block in µV."""
+    from scipy.fft import dct  # here, not at import: commands that code nothing start fast
+
     x = np.asarray(x_uv, dtype=np.float64)
     means = x.mean(axis=1).astype(np.float32)
     n = x.shape[1]
@@ -184,5 +185,7 @@ def decode(block: SpectralBlock, sample_rate: float) -> np.ndarray:
                 rms = block.noise[:, b] * block.step_uv / XFRM_NOISE_LEVELS
                 zero = q[:, :, lo:hi] == 0
                 c[:, :, lo:hi] += np.where(zero, noise[:, :, lo:hi] * rms[:, None, None], 0.0)
+    from scipy.fft import idct
+
     x = idct(c, norm="ortho", axis=-1).reshape(n_channels, -1)[:, : block.n_samples]
     return x + block.means_uv[:, None].astype(np.float64)
