@@ -15,7 +15,7 @@ import eegzip
 CODE_AND_TOKENS = """
 import sys, torch, eegzip
 source, out = sys.argv[1], sys.argv[2]
-eegzip.compress(source, out + ".eegc", measure=False)
+eegzip.compress(source, out + ".eegc", measure=False, codebooks=9)  # the neural codec
 eegzip.tokens(source).save(out + ".tokens.npz")
 print(torch.get_num_threads())
 """
