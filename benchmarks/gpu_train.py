@@ -12,7 +12,8 @@ data loading included) the script
 3. round-trips test recordings built from the pack through ``eegzip compress/decompress
    --device cuda`` with the new model and the shipped one (PRDN, r, alpha-power ratio);
 4. measures compress and decompress throughput on the device in channel-hours per second, on a
-   19-channel recording tiled from the pack's test channels.
+   19-channel recording tiled from the pack's test channels;
+5. sends pure sines (2, 10, 20 Hz at 30 and 150 µV) through the pipeline: power kept and r.
 
 Everything is written to ``--out`` as it is known, so a run cut short still returns its
 figures. Run through ``benchmarks/gpu_train.sh`` (it installs carried wheels first).
@@ -32,16 +33,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from speed import LABELS, RATE, eeg_header, tile_channels, to_digital
+from speed import LABELS, RATE, tile_channels
+from waveform_check import SINES, decoded_alpha_ratio, sine, write_edf
 
+import eegzip
 from eegzip.codec.checkpoints import load_weights, save_safetensors
 from eegzip.codec.dac import DACConfig
 from eegzip.codec.registry import DEFAULT_MODEL
-from eegzip.edf import EdfWriter
-from eegzip.train.data import load_labelled_channels
-from eegzip.train.loop import TrainConfig, alpha_ratio, train
+from eegzip.train.loop import TrainConfig, train
 from eegzip.train.losses import LossWeights
 from eegzip.train.pack import Pack
 
@@ -85,15 +85,6 @@ def _eegzip(args: list[str], timeout: float) -> dict:
     return {**result, "process_seconds": round(time.monotonic() - started, 2)}
 
 
-def write_edf(path: Path, labels: list[str], rows: list[np.ndarray]) -> Path:
-    """A 256 Hz EDF of µV rows, each centred on its median (the codec removes it anyway)."""
-    seconds = min(len(r) for r in rows) // RATE
-    rows = [r[: seconds * RATE] - np.median(r) for r in rows]
-    with EdfWriter(path, eeg_header(labels, seconds), force=True) as writer:
-        writer.write_records([to_digital(r) for r in rows])
-    return path
-
-
 def test_recordings(pack: Pack, folder: Path) -> dict[str, Path]:
     """The first test file of each dataset in the pack, rebuilt as a 256 Hz EDF."""
     out = {}
@@ -103,16 +94,6 @@ def test_recordings(pack: Pack, folder: Path) -> dict[str, Path]:
         labels = [i.label.removeprefix("EEG ").strip() for i in first]
         out[dataset] = write_edf(folder / f"{dataset}.edf", labels, pack.load(first, RATE))
     return out
-
-
-def decoded_alpha_ratio(original: Path, decoded: Path) -> float:
-    """Median over channels of decoded / original 8-13 Hz power."""
-    a, b = (
-        torch.from_numpy(np.stack([s for _, s in load_labelled_channels(p, RATE)]))[:, None]
-        for p in (original, decoded)
-    )
-    n = min(a.shape[-1], b.shape[-1])
-    return round(float(alpha_ratio(b[..., :n], a[..., :n], RATE).median()), 4)
 
 
 def round_trip(model: str, edf: Path, device: str, timeout: float) -> dict:
@@ -276,6 +257,14 @@ def main() -> None:
         card["throughput"] = throughput(str(exported), pack, args.work, args.throughput_minutes,
                                         device, budget.left() - 15)  # fmt: skip
         _say(json.dumps({"event": "throughput", **card["throughput"]}))
+    if budget.left() > 40:  # pure sines through the pipeline, in-process on the device
+        codec, card["sines"] = eegzip.load_codec(exported, device), {}
+        for frequency, amplitude in SINES:
+            if budget.left() < 10:
+                break
+            result = sine(codec, frequency, amplitude, args.work, 9)
+            card["sines"][f"{frequency:g} Hz {amplitude:g} uV"] = result
+            _say(json.dumps({"event": "sine", "hz": frequency, "uv": amplitude, **result}))
     card["script_seconds"] = round(args.budget_s - budget.left(), 1)
     _write_json(args.out / "model.json", card)
     _say(json.dumps({"event": "done", "seconds": card["script_seconds"]}))

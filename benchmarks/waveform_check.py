@@ -18,15 +18,36 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from gpu_train import decoded_alpha_ratio, write_edf
+import torch
 from heldout import test_files
 from published import publish
-from speed import RATE
+from speed import RATE, eeg_header, to_digital
 
 import eegzip
+from eegzip.edf import EdfWriter
 from eegzip.train.data import load_labelled_channels
+from eegzip.train.loop import alpha_ratio
 
 SINES = [(f, a) for f in (2.0, 10.0, 20.0) for a in (30.0, 150.0)]
+
+
+def write_edf(path: Path, labels: list[str], rows: list[np.ndarray]) -> Path:
+    """A 256 Hz EDF of µV rows, each centred on its median (the codec removes it anyway)."""
+    seconds = min(len(r) for r in rows) // RATE
+    rows = [r[: seconds * RATE] - np.median(r) for r in rows]
+    with EdfWriter(path, eeg_header(labels, seconds), force=True) as writer:
+        writer.write_records([to_digital(r) for r in rows])
+    return path
+
+
+def decoded_alpha_ratio(original: Path, decoded: Path) -> float:
+    """Median over channels of decoded / original 8-13 Hz power."""
+    a, b = (
+        torch.from_numpy(np.stack([s for _, s in load_labelled_channels(p, RATE)]))[:, None]
+        for p in (original, decoded)
+    )
+    n = min(a.shape[-1], b.shape[-1])
+    return round(float(alpha_ratio(b[..., :n], a[..., :n], RATE).median()), 4)
 
 
 def round_trip(codec, edf: Path, tmp: Path, codebooks: int) -> dict:
