@@ -798,6 +798,44 @@ def demo(
 
 
 @app.command(
+    epilog="Examples:\n\n  eegzip view rec.eegc\n\n  eegzip view rec.eegc --reference rec.edf "
+    "--port 8765 --no-browser"
+)
+def view(
+    path: Annotated[Path, typer.Argument(help="A .eegc or EDF/BDF file.")],
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free).")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL only; open no browser.")
+    ] = False,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Original EDF: overlay it, with each page's PRDN."),
+    ] = None,
+) -> None:
+    """Page through a recording in the browser, decoding only the window on screen."""
+    import webbrowser
+
+    from eegzip.view import make_server
+
+    try:
+        server = make_server(path, port, reference)
+    except EegzipError as error:
+        _fail(error)
+        raise typer.Exit(error.exit_code) from None
+    console.print(f"eegzip view: {server.url}  (Ctrl-C stops)", highlight=False)
+    if not no_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("eegzip view: stopped")
+    finally:
+        server.server_close()
+
+
+@app.command(
     epilog="Examples:\n\n  eegzip datasets\n\n  eegzip datasets --fetch eegmat --dest data/eegmat"
     "\n\n  eegzip datasets --fetch eegmat --dest data/eegmat --mirror /archive/eegmat"
 )
