@@ -311,3 +311,41 @@ def test_browser_draws_pages_and_annotations(browser: object, server: ViewerServ
     items[1].click()  # centres the annotation on the page
     _wait_for(browser, 33.5)
     assert label.text == "0:00:33.5 – 0:00:43.5"
+
+
+def test_browser_controls(browser: object, server: ViewerServer) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.get(server.url)
+    _wait_for(browser, 0.0)
+    body = browser.find_element("tag name", "body")
+    sensitivity = Select(browser.find_element("id", "sensitivity"))
+    assert sensitivity.first_selected_option.text == "7"
+    body.send_keys("+")
+    assert sensitivity.first_selected_option.text == "5"
+    body.send_keys("-")
+    body.send_keys("-")
+    assert sensitivity.first_selected_option.text == "10"
+
+    Select(browser.find_element("id", "montage")).select_by_value("bipolar")
+    _wait_for(browser, 0.0)
+    names = [e.text for e in browser.find_elements("css selector", "#channels label")]
+    assert names[:2] == ["Fp1-F7", "F7-T7"] and len(names) == 18
+
+    jump = browser.find_element("id", "jump")
+    jump.send_keys("0:00:42" + Keys.ENTER)
+    _wait_for(browser, 42.0)
+    overview = browser.find_element("id", "overview")
+    ActionChains(browser).move_to_element_with_offset(
+        overview, -overview.size["width"] // 4, 0
+    ).click().perform()  # at 25 % of the strip: the page centred on 17.5 s
+
+    def moved(d: object) -> bool:
+        return body.get_attribute("data-state") == "ready" and float(
+            body.get_attribute("data-shown-start")
+        ) != 42.0
+
+    WebDriverWait(browser, 60).until(moved)
+    assert float(body.get_attribute("data-shown-start")) == pytest.approx(12.5, abs=0.2)
