@@ -98,10 +98,15 @@ class ViewerSession:
                 raise InputNotFoundError(f"{given}: no such file")
         self.path = path
         self.reader = open_recording(path)
-        self.reference = None if reference is None else open_recording(reference)
-        if self.reference is not None:
-            _check_reference(self.reader, self.reference, reference)
-        self.summary = _summary(path, self.reader)
+        self.reference: RecordingReader | None = None
+        try:
+            if reference is not None:
+                self.reference = open_recording(reference)
+                _check_reference(self.reader, self.reference, reference)
+            self.summary = _summary(path, self.reader)
+        except BaseException:
+            self.close()
+            raise
         self._lock = threading.Lock()
         self._cache: OrderedDict[WindowRequest, bytes] = OrderedDict()
 
