@@ -284,7 +284,7 @@ def info(path: str | Path) -> dict:
             "code_blocks": reader.code_block_count,
             "block_seconds": meta.block_frames * model.hop_length / model.sample_rate
             if model
-            else 0.0,
+            else meta.block_frames * header.record_duration,  # spectral: records per block
             "spectral": meta.extra.get("spectral"),
             "bits_per_second_per_channel": rate_of(
                 reader.sizes(), header.duration, len(codec_set)
