@@ -34,10 +34,14 @@ LABELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T
           "Pz", "P4", "T6", "O1", "O2"]  # fmt: skip
 MINUTES = 20
 RATE = 256
+NEURAL = "eegzip compress --codebooks 9 --no-metrics (neural codec)"
+NEURAL_METRICS = "eegzip compress --codebooks 9 (neural codec, with metrics)"
 UNDER_LOAD = (
     "zstd -19",
     "eegzip compress --no-metrics",
     "eegzip compress (with metrics)",
+    NEURAL,
+    NEURAL_METRICS,
     "eegzip decompress",
 )
 """The commands measured again with one core busy."""
@@ -188,6 +192,27 @@ def main() -> None:
                 f"{tmp}/b.eegc",
                 "--force",
             ],
+            NEURAL: [
+                *eegzip,
+                "compress",
+                str(edf),
+                "-o",
+                f"{tmp}/n.eegc",
+                "--force",
+                "--codebooks",
+                "9",
+                "--no-metrics",
+            ],
+            NEURAL_METRICS: [
+                *eegzip,
+                "compress",
+                str(edf),
+                "-o",
+                f"{tmp}/m.eegc",
+                "--force",
+                "--codebooks",
+                "9",
+            ],
             "eegzip decompress": [
                 *eegzip,
                 "decompress",
@@ -243,6 +268,11 @@ def main() -> None:
             "one_core_busy_compress_with_metrics_vs_zstd": best[
                 "eegzip compress (with metrics), one core busy"
             ]
+            / busy_zstd,
+            "neural_compress_no_metrics_vs_zstd": best[NEURAL] / zstd,
+            "neural_compress_with_metrics_vs_zstd": best[NEURAL_METRICS] / zstd,
+            "one_core_busy_neural_no_metrics_vs_zstd": best[f"{NEURAL}, one core busy"] / busy_zstd,
+            "one_core_busy_neural_with_metrics_vs_zstd": best[f"{NEURAL_METRICS}, one core busy"]
             / busy_zstd,
             "one_core_busy_decompress_vs_zstd": best["eegzip decompress, one core busy"]
             / busy_zstd,
