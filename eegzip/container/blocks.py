@@ -433,6 +433,14 @@ def encode_predictive_block(block: ResidualBlock) -> bytes:
     """A RESP payload; needs ``block.decoded``."""
     if block.decoded is None:
         raise ValueError("a RESP block is predicted from the decoder's output: give decoded")
+    return _predictive_payload(block, block.recon_crc.astype("<u4").tobytes(), block.decoded)
+
+
+def _predictive_payload(
+    block: ResidualBlock | IntegerResidualBlock, per_channel: bytes, decoded: np.ndarray | None
+) -> bytes:
+    """RESP_HEADER, the steps, ``per_channel`` (RESP's checksums, RESI's bounds), then the
+    models and coded errors of the residuals (predicted from ``decoded``, or RESI's d = 0)."""
     n_channels, n_samples = block.residuals.shape
     head = RESP_HEADER.pack(
         block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels,
@@ -441,8 +449,8 @@ def encode_predictive_block(block: ResidualBlock) -> bytes:
     return b"".join((
         head,
         block.steps.astype("<u4").tobytes(),
-        block.recon_crc.astype("<u4").tobytes(),
-        encode_residuals(block.residuals, block.decoded, block.steps, RESP_SEGMENT, RESP_PARTITION),
+        per_channel,
+        encode_residuals(block.residuals, decoded, block.steps, RESP_SEGMENT, RESP_PARTITION),
     ))  # fmt: skip
 
 
@@ -462,18 +470,8 @@ def decode_predictive_block(payload: bytes, decoded: np.ndarray) -> ResidualBloc
 
 def encode_integer_residual_block(block: IntegerResidualBlock) -> bytes:
     """A RESI payload (1.4): RESP's layout with d = 0 and clamp bounds for the checksums."""
-    n_channels, n_samples = block.residuals.shape
-    head = RESP_HEADER.pack(
-        block.start_seconds, block.duration_seconds, block.index, n_samples, n_channels,
-        RESP_SEGMENT, RESP_PARTITION,
-    )  # fmt: skip
-    return b"".join((
-        head,
-        block.steps.astype("<u4").tobytes(),
-        block.lows.astype("<i4").tobytes(),
-        block.highs.astype("<i4").tobytes(),
-        encode_residuals(block.residuals, None, block.steps, RESP_SEGMENT, RESP_PARTITION),
-    ))  # fmt: skip
+    bounds = block.lows.astype("<i4").tobytes() + block.highs.astype("<i4").tobytes()
+    return _predictive_payload(block, bounds, None)
 
 
 def decode_integer_residual_block(payload: bytes) -> IntegerResidualBlock:
