@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eegzip import api, batch
-from eegzip.bench.command import BENCH_EPILOG, bench_command
+from eegzip.cli_bench import BENCH_EPILOG, bench_command
 from eegzip.cli_options import (
     DeviceOption,
     ForceOption,

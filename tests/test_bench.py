@@ -24,7 +24,6 @@ from eegzip.bench.archival import (
     measure_archival,
 )
 from eegzip.bench.baselines import flac_decode, flac_encode, measure_baselines
-from eegzip.bench.command import parse_bounds, parse_codebooks
 from eegzip.bench.crossval import make_splits
 from eegzip.bench.features import EpochFeatures
 from eegzip.bench.signals import read_codec_signals
@@ -32,6 +31,7 @@ from eegzip.bench.stats import paired_difference
 from eegzip.bench.tasks import evaluate
 from eegzip.bench.wavelet import WaveletCoder, decode, fit_to_size
 from eegzip.cli import app
+from eegzip.cli_bench import parse_bounds, parse_codebooks
 from eegzip.edf import EdfFile, build_header
 from eegzip.metrics import prdn
 
@@ -316,7 +316,7 @@ def test_bench_archival_refuses_what_it_cannot_honour(tmp_path, extra, fragment)
 
 def test_bench_errors_print_no_stray_backslash(capsys):
     """Rich markup is escaped once: 'eegzip[bench]' stays as written."""
-    from eegzip.bench.command import _report
+    from eegzip.cli_bench import _report
     from eegzip.errors import EegzipError
 
     _report(EegzipError('needs pip install "eegzip[bench]"'))

@@ -1,4 +1,5 @@
-"""The ``eegzip bench`` command; ``eegzip.cli`` registers it (and is imported lazily here)."""
+"""The ``eegzip bench`` command (CLI layer: the measuring code in eegzip/bench/ knows no CLI);
+``eegzip.cli`` registers it and is imported lazily here for its shared helpers."""
 
 from __future__ import annotations
 
@@ -13,14 +14,6 @@ import typer
 from rich.console import Console
 
 from eegzip.bench import DEFAULT_BOUNDS_UV, REPEATS, require
-from eegzip.bench.tables import (
-    archival_tables,
-    baseline_table,
-    checks_line,
-    fidelity_table,
-    size_table,
-    task_table,
-)
 from eegzip.cli_options import (
     DeviceOption,
     GroupSeedOption,
@@ -28,6 +21,14 @@ from eegzip.cli_options import (
     GroupsOption,
     JsonOption,
     ModelOption,
+)
+from eegzip.cli_tables import (
+    archival_tables,
+    baseline_table,
+    checks_line,
+    fidelity_table,
+    size_table,
+    task_table,
 )
 from eegzip.codec.registry import Codec
 from eegzip.errors import EegzipError, InputNotFoundError
