@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -55,6 +56,13 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
+def _rung_ticks(ax, rates: list[float]) -> None:
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xticks(rates, [f"{r:.0f}" for r in rates])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot(results: dict, out: Path) -> None:
     import matplotlib
 
@@ -73,12 +81,14 @@ def plot(results: dict, out: Path) -> None:
         )
         ax.plot(rate, [s["bound_prdn"] for s in rungs.values()], ":", label="Gaussian bound")
         ax.set(xscale="log", title=name, ylabel="PRDN %", xlabel="bit/s per channel (file)")
+        _rung_ticks(ax, rate)
         ax.legend()
         ax = axes[1, col]
         ax.plot(rate, [s["eegzip_bands"]["alpha"] for s in rungs.values()], "o-", label="eegzip")
         ax.plot(rate, [s["wavelet_bands"]["alpha"] for s in rungs.values()], "s--", label="wavelet")
         ax.axhspan(0.8, 1.25, color="green", alpha=0.1)
         ax.set(xscale="log", ylabel="alpha power ratio", xlabel="bit/s per channel (file)")
+        _rung_ticks(ax, rate)
         ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -118,7 +128,12 @@ def main() -> None:
     parser.add_argument("--eegmat-files", type=int, default=None)
     parser.add_argument("--bitrates", type=float, nargs="+", default=list(LADDER))
     parser.add_argument("--name", default="ladder")
+    parser.add_argument("--replot", action="store_true", help="redraw the PNG from the JSON")
     args = parser.parse_args()
+    if args.replot:
+        summary = json.loads((RESULTS / f"{args.name}.json").read_text())["summary"]
+        plot(summary, RESULTS / "plots" / f"{args.name}.png")
+        return
     command = "python benchmarks/ladder.py " + shlex.join(sys.argv[1:])
     print(command, flush=True)
     per_file: dict[str, list[dict]] = {}
