@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -827,6 +828,9 @@ def view(
     console.print(f"eegzip view: {server.url}  (Ctrl-C stops)", highlight=False)
     if not no_browser:
         webbrowser.open(server.url)
+    # A process started in the background of a script inherits SIGINT ignored; the server
+    # promises that Ctrl-C (SIGINT) stops it, wherever it was started from.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
