@@ -7,8 +7,8 @@ file, which minimises its pooled squared error for the bytes spent; it is found 
 a sample of the file's blocks, so the rate reached is close to, not exactly, the target; the
 result reports it. Each block holds its own step, so nothing else depends on the search.
 
-Blocks are whole data records of about 64 s, aligned with the lossless-signal blocks, and each
-decodes on its own: random access and damage reports work as for neural code blocks.
+Blocks are whole data records of about 256 s (BLOCK_SECONDS), and each decodes on its own:
+random access and damage reports work as for neural code blocks.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ LADDER = (15, 40, 60, 100, 200, 400, 600)
 """The documented rungs, bit/s per coded channel; any rate in between works too."""
 
 DEFAULT_BITRATE = 100.0
-"""What ``eegzip compress`` uses when told nothing: on the test split, PRDN about 36 % on
-quiet rest EEG (EEGMAT) and 3 % on Guinea-Bissau, every band's power within 0.85-1.1, files
-80x (EEGMAT, 500 Hz) and 20x (Guinea-Bissau, 128 Hz) smaller than the EDF."""
+"""What ``eegzip compress`` uses when told nothing: on the test split (benchmarks/results/
+ladder.md) PRDN 34 % on quiet rest EEG (EEGMAT, r 0.93) and 2.5 % on Guinea-Bissau, every
+band keeping ≥ 84 % of its power, files about 80x (EEGMAT, 500 Hz) and 20x (Guinea-Bissau,
+128 Hz) smaller than the EDF; a downstream classifier loses ≤ 3 points."""
 
 PAPER = "paper"
 """``--bitrate paper``: the paper's configuration, the neural codec alone with 9 × 1024 codes
@@ -51,6 +52,10 @@ BAND_TARGET_FROM = 40.0
 costs a quarter more PRDN (measured at 15 bit/s/ch on EEGMAT: 84 % → 104 %)."""
 
 BLOCK_SECONDS = 256.0
+"""Per block the container spends about 110 bytes (head, framing, index entry, entropy-coder
+warm-up): at 64 s that was 14 bit/s for one channel, at 256 s a quarter of it; a window still
+decodes in one block."""
+
 SAMPLE_BLOCKS = 6
 """Blocks the step search encodes (evenly spread); more cost time and change the step little."""
 
@@ -62,7 +67,6 @@ MEL_SAMPLE_RATE = 256
 
 METRICS_RESERVE = 320
 """Bytes set aside for the metrics block: its overall row, zstd-compressed (about 300)."""
-
 
 MAX_BITRATE = 1e6
 
