@@ -1,10 +1,10 @@
 """The spectral codec: windowed DCT, one uniform quantiser step, band-power restoration.
 
-Why this codec carries eegzip's lossy rate ladder: measured on train-split files of
-../shared/data, a DCT of 2-s windows with a dead-zone quantiser and the context-modelled range
-coder of the residual layer reconstructs EEG with lower PRDN than the db4 wavelet baseline at
-every rate from 15 to 400 bit/s per channel, while the neural codes (today's models) only add
-bits: the shipped DAC-SC model under a DCT residual was worse at every rate
+Why this codec carries eegzip's lossy rate ladder: a DCT of 2-s windows with a dead-zone
+quantiser and the context-modelled range coder of the residual layer reconstructs EEG with lower
+PRDN than the db4 wavelet baseline given the same bytes (on the test split, whole files, from
+40 bit/s per channel up: benchmarks/results/ladder.md), while the neural codes of today's
+models only add bits: the shipped DAC-SC model under the spectral codec was worse at every rate
 (benchmarks/results/ladder_neural_base.md). One step for every channel and block is the reverse
 water-filling answer for the pooled squared error the PRDN measures.
 
