@@ -449,7 +449,6 @@ def compress_file(
                 accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
 
         needs_decoding = accumulator is not None or steps is not None
-        code_stats = CodeStats(codec.codebook_size if codec else 1, options.entropy)
         if codec is None:
 
             def measure(block: int, decoded_uv: np.ndarray) -> None:
@@ -463,16 +462,18 @@ def compress_file(
                 writer, read, layout, h, len(codec_signals), options.bitrate,
                 measure if accumulator else None, progress,
             )  # fmt: skip
-        for b in range(layout.n_blocks if codec is not None else 0):
-            recent[b] = encode_block(codec, layout, read, b, codebooks, grouping)
-            code_stats.add(recent[b].codes, writer.write_code_block(recent[b]))
-            if needs_decoding and b >= 1:
-                finish(b - 1)
-            recent.pop(b - 2, None)
-            if progress:
-                progress(b + 1, layout.n_blocks)
-        if needs_decoding and codec is not None:
-            finish(layout.n_blocks - 1)
+        else:
+            code_stats = CodeStats(codec.codebook_size, options.entropy)
+            for b in range(layout.n_blocks):
+                recent[b] = encode_block(codec, layout, read, b, codebooks, grouping)
+                code_stats.add(recent[b].codes, writer.write_code_block(recent[b]))
+                if needs_decoding and b >= 1:
+                    finish(b - 1)
+                recent.pop(b - 2, None)
+                if progress:
+                    progress(b + 1, layout.n_blocks)
+            if needs_decoding:
+                finish(layout.n_blocks - 1)
         fidelity = accumulator.result().to_dict() if accumulator else None
         duration = h.n_records * h.record_duration
         metrics = {
