@@ -44,7 +44,8 @@ def spectral_at(x: np.ndarray, rate: float, budget: float) -> np.ndarray:
     def run(step: float) -> tuple[int, np.ndarray]:
         out, size = np.empty_like(x), 0
         for i, lo in enumerate(range(0, x.shape[1], block)):
-            coded = spectral.encode(x[:, lo : lo + block], rate, step, index=i, band_target=target)
+            analysis = spectral.analyse(x[:, lo : lo + block], rate)
+            coded = spectral.encode(analysis, step, index=i, band_target=target)
             size += len(encode_spectral_block(coded))
             out[:, lo : lo + block] = spectral.decode(coded, rate)
         return size, out

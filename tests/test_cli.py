@@ -171,6 +171,7 @@ def test_damaged_container(demo_eegc, tmp_path, damage, code, fragment):
 def test_flipped_bit_in_every_block(demo_eegc, tmp_path):
     """One flipped bit anywhere in a data block is reported with the block's time range."""
     from eegzip.container import ContainerReader
+    from eegzip.container.format import METRICS_TYPES
 
     with ContainerReader.open(demo_eegc) as reader:
         entries = list(reader._layout.entries)
@@ -182,7 +183,7 @@ def test_flipped_bit_in_every_block(demo_eegc, tmp_path):
         bad = tmp_path / "bad.eegc"
         bad.write_bytes(bytes(damaged))
         # Metrics are not needed to decode; `info` shows them and must notice.
-        metrics = entry.block_type in (b"MTRC", b"MTRZ")
+        metrics = entry.block_type in METRICS_TYPES
         command = ["info", str(bad)] if metrics else ["decompress", str(bad)]
         if command[0] == "decompress":
             command += ["-o", str(tmp_path / "o.edf")]

@@ -34,6 +34,7 @@ from eegzip.container.blocks import (
     encode_predictive_block,
     encode_raw_block,
     encode_sized_zstd,
+    json_payload,
     reconstruction_checksums,
     span_of,
 )
@@ -46,6 +47,7 @@ from eegzip.container.format import (
     FLAG_OPTIONAL,
     FORMAT_MAJOR,
     FORMAT_MINOR,
+    INDEX_TYPES,
     INDX,
     MAGIC,
     PREAMBLE,
@@ -160,11 +162,11 @@ def read_everything(path: Path, *, salvage: bool = False) -> list[str]:
 
 
 def split_frames(data: bytes) -> list[Frame]:
-    """Blocks of a complete container, in file order, INDX excluded (walked by hand)."""
+    """Blocks of a complete container, in file order, the index excluded (walked by hand)."""
     frames, offset = [], PREAMBLE_SIZE
     while True:
         block_type, flags, length = BLOCK_HEADER.unpack_from(data, offset)
-        if block_type == INDX:
+        if block_type in INDEX_TYPES:
             return frames
         frames.append((block_type, flags, data[offset + BLOCK_HEADER.size :][:length]))
         offset += length + BLOCK_OVERHEAD
@@ -306,7 +308,7 @@ def test_sizes_add_up_to_the_file(tmp_path: Path) -> None:
         sizes = reader.sizes()
     assert sum(sizes.values()) == path.stat().st_size
     assert set(sizes) == {
-        "preamble", "METZ", "EDFZ", "CODE", "RAWS", "RAWT", "MTRC", "INDX", "trailer"
+        "preamble", "METD", "EDFZ", "CODE", "RAWS", "RAWT", "MTRC", "INDZ", "trailer"
     }  # fmt: skip
     assert sizes["preamble"] == 16 and sizes["trailer"] == 24
 
@@ -610,7 +612,7 @@ def test_damaged_compressed_blocks_name_the_block(
 def test_header_and_metrics_take_the_smaller_of_plain_and_compressed(tmp_path: Path) -> None:
     big = {"channels": [{"label": f"EEG {i}", "prdn": 12.5, "r": 0.9} for i in range(20)]}
     for metrics, header, types in [
-        (big, EDF_HEADER, (b"EDFZ", b"MTRZ")),
+        (big, EDF_HEADER, (b"EDFZ", b"MTRD")),  # the dictionary knows the metrics' keys
         ({"r": 1}, b"0 ", (b"EDFH", b"MTRC")),  # too small to pay for a zstd frame
     ]:
         path = tmp_path / "x.eegc"
@@ -662,8 +664,7 @@ def test_json_blocks_must_hold_an_object(
     tmp_path: Path, small_file: bytes, number: int, payload: bytes, message: str
 ) -> None:
     path = tmp_path / "x.eegc"
-    if split_frames(small_file)[number][0] == b"METZ":  # the JSON inside its zstd frame
-        payload = struct.pack("<I", len(payload)) + zstandard.ZstdCompressor().compress(payload)
+    payload = json_payload(payload, split_frames(small_file)[number][0])  # as its block holds it
     path.write_bytes(replace_payload(small_file, number, payload))
     with pytest.raises(ContainerFormatError, match=message):
         read_everything(path)
@@ -967,3 +968,34 @@ def test_block_count_is_bounded_before_the_index_is_read(tmp_path: Path, monkeyp
     cut.write_bytes(path.read_bytes()[:-30])  # no trailer: blocks are found by scanning
     with ContainerReader.open(cut, salvage=True) as reader:
         assert "holds more than 2 blocks" in str(reader.damage)
+
+
+def test_json_dictionary_shrinks_the_metadata_and_the_spec_states_it_byte_for_byte() -> None:
+    """METD/MTRD (1.5) exist for short files: the dictionary must pay, and a second
+    implementation can only use it if formats/eegc.md holds exactly these bytes."""
+    from eegzip.container.blocks import encode_meta
+    from eegzip.container.format import JSON_DICTIONARY
+
+    meta = {"codec_channels": [0], "codec_uv_factors": [1.0], "created_by": {"eegzip": "9"},
+            "edf": {"n_records": 24, "n_signals": 1, "record_duration": 1.0, "variant": "EDF"},
+            "lossless_channels": [], "model": None, "spectral": {"bitrate": 100.0}}  # fmt: skip
+    block_type, payload = encode_meta(meta)
+    assert block_type == b"METD"
+    assert len(payload) < 0.5 * len(json_payload(encode_json(meta), b"METZ"))
+    spec = (Path(__file__).parents[1] / "formats" / "eegc.md").read_text(encoding="utf-8")
+    section = spec.split("### 5.17", 1)[1]
+    lines = section.split("```json-dictionary\n", 1)[1].split("```", 1)[0].splitlines()
+    assert "\n".join(lines).encode("utf-8") == JSON_DICTIONARY
+
+
+def test_index_is_compressed_when_smaller_and_reads_back(tmp_path: Path) -> None:
+    path = write_sample(tmp_path / "rec.eegc")
+    data = path.read_bytes()
+    index_offset = struct.unpack_from("<Q", data, len(data) - TRAILER.size)[0]
+    assert data[index_offset : index_offset + 4] == b"INDZ"
+    with ContainerReader.open(path) as reader:
+        assert reader.verify() == [] and reader.code_block_count > 0
+    salvaged = tmp_path / "cut.eegc"
+    salvaged.write_bytes(data[: len(data) - 10])  # trailer damaged: the index is found by a scan
+    with ContainerReader.open(salvaged, salvage=True) as reader:
+        assert reader.code_block_count > 0

@@ -172,27 +172,20 @@ def test_metadata_with_valid_checksums_is_decoded_or_refused_in_one_line(demo_co
     """CRC-valid META mutations (the class of defect that gave 21 distinct tracebacks and 7
     silent wrong decodes): the pipeline raises one EegzipError line, or decodes, and then a
     lossless file to exactly its source."""
-    from eegzip.container.blocks import (
-        decode_json,
-        decode_sized_zstd,
-        encode_json,
-        encode_sized_zstd,
-    )
+    from eegzip.container.blocks import decode_json_block, encode_json, json_payload
     from eegzip.errors import EegzipError
     from eegzip.pipeline.decompress import decompress_file
 
     path, codec, lossless = demo_container
     frames = split_frames(path.read_bytes())
     block_type, flags, payload = frames[0]
-    packed = block_type == b"METZ"
-    meta = decode_json(decode_sized_zstd(payload) if packed else payload)
+    meta = decode_json_block(payload, block_type)
     where = data.draw(st.sampled_from(_leaves(meta)[1:]))
     value = data.draw(_ODD_VALUES)
     mutated = _replaced(meta, where, value) if data.draw(st.booleans()) else _deleted(meta, where)
-    text = encode_json(mutated)
-    frames[0] = (block_type, flags, encode_sized_zstd(text) if packed else text)
+    frames[0] = (block_type, flags, json_payload(encode_json(mutated), block_type))
     odd = path.with_name("odd.eegc")
-    odd.write_bytes(assemble(frames, version=(1, 4)))
+    odd.write_bytes(assemble(frames, version=(1, 5)))
     restored = odd.with_suffix(".edf")
     try:
         decompress_file(odd, restored, model=codec, force=True)

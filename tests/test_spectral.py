@@ -119,8 +119,9 @@ def test_window_decodes_as_the_whole(tmp_path: Path) -> None:
 
 def test_payload_round_trip_and_damage() -> None:
     rng = np.random.default_rng(2)
-    block = spectral.encode(rng.standard_normal((2, 1000)) * 20, 250.0, 1.5, index=4,
-                            start_seconds=256.0, band_target=0.85)  # fmt: skip
+    x = rng.standard_normal((2, 1000)) * 20
+    block = spectral.encode(spectral.analyse(x, 250.0), 1.5, index=4, start_seconds=256.0,
+                            band_target=0.85)  # fmt: skip
     data = encode_spectral_block(block)
     back = decode_spectral_block(data)
     assert np.array_equal(back.coefficients, block.coefficients)

@@ -23,6 +23,7 @@ streams may change between versions.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,16 +61,33 @@ def window_samples(sample_rate: float) -> int:
     return max(8, round(WINDOW_SECONDS * sample_rate))
 
 
-def analyse(x_uv: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(means (C,), orthonormal DCT coefficients (C, windows, window)) of a block in µV."""
+@dataclass(frozen=True)
+class Analysis:
+    """A block's transform, independent of the step: computed once while the rate search
+    tries several steps on it."""
+
+    means_uv: np.ndarray  # (C,) float32, µV
+    coefficients: np.ndarray  # (C, windows, window) orthonormal DCT of the mean-free block, µV
+    n_samples: int  # per channel
+    sample_rate: float  # Hz
+
+    @property
+    def window(self) -> int:
+        return self.coefficients.shape[2]
+
+
+def analyse(x_uv: np.ndarray, sample_rate: float) -> Analysis:
+    """The transform of a block (channels, samples) in µV."""
     from scipy.fft import dct  # here, not at import: commands that code nothing start fast
 
+    window = window_samples(sample_rate)
     x = np.asarray(x_uv, dtype=np.float64)
     means = x.mean(axis=1).astype(np.float32)
     n = x.shape[1]
     n_windows = -(-n // window)
     padded = np.pad(x - means[:, None], ((0, 0), (0, n_windows * window - n)), mode="edge")
-    return means, dct(padded.reshape(x.shape[0], n_windows, window), norm="ortho", axis=-1)
+    c = dct(padded.reshape(x.shape[0], n_windows, window), norm="ortho", axis=-1)
+    return Analysis(means, c, n, sample_rate)
 
 
 def quantise(coefficients: np.ndarray, step: float, dead_zone: float) -> np.ndarray:
@@ -114,8 +132,7 @@ def _band_adjustments(
 
 
 def encode(
-    x_uv: np.ndarray,
-    sample_rate: float,
+    analysis: Analysis,
     step_uv: float,
     *,
     index: int = 0,
@@ -123,17 +140,15 @@ def encode(
     band_target: float | None = None,
     dead_zone: float = DEAD_ZONE,
 ) -> SpectralBlock:
-    """A block (channels, samples) in µV at quantiser step ``step_uv``.
+    """An analysed block (``analyse``) at quantiser step ``step_uv``.
 
     With ``band_target`` (a share of power, e.g. 0.85), every EEG band of every channel keeps at
     least that share of its power in the reconstruction.
     """
-    n_samples = x_uv.shape[1]
-    window = window_samples(sample_rate)
-    means, c = analyse(x_uv, window)
+    c, window = analysis.coefficients, analysis.window
     q = quantise(c, step_uv, dead_zone)
     recon = round(RECON_OFFSET * XFRM_RECON_LEVELS) if dead_zone < PLAIN_ROUNDING else 0
-    bins = band_bins(window, sample_rate)
+    bins = band_bins(window, analysis.sample_rate)
     shape = (c.shape[0], len(bins))
     if band_target is None:
         gains, noise = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
@@ -143,12 +158,12 @@ def encode(
     return SpectralBlock(
         index=index,
         start_seconds=start_seconds,
-        duration_seconds=n_samples / sample_rate,
-        n_samples=n_samples,
+        duration_seconds=analysis.n_samples / analysis.sample_rate,
+        n_samples=analysis.n_samples,
         window=window,
         step_uv=float(np.float32(step_uv)),
         recon_offset=recon,
-        means_uv=means,
+        means_uv=analysis.means_uv,
         coefficients=q.transpose(0, 2, 1).reshape(c.shape[0], -1),
         gains=gains,
         noise=noise,

@@ -12,6 +12,7 @@ import operator
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,19 @@ from .format import (
     GCOD,
     GCOD_STREAMS,
     INDEX_ENTRY,
+    INDX,
+    INDZ,
+    JSON_DICTIONARY,
     MAX_BITS,
     MAX_CODES_PER_BLOCK,
     MAX_SAMPLES_PER_BLOCK,
     MAX_SIZED_ZSTD,
     META,
+    METD,
+    METZ,
     MTRC,
+    MTRD,
+    MTRZ,
     RAW_TYPES,
     RAWS,
     RAWS_HEADER,
@@ -566,19 +574,44 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
     return key, start, duration
 
 
-def encode_sized_zstd(data: bytes) -> bytes:
-    """An EDFZ or MTRZ payload (spec §5.12): the length of ``data``, then ``data`` through zstd."""
+def encode_sized_zstd(data: bytes, dictionary: bytes | None = None) -> bytes:
+    """An EDFZ, MTRZ, METZ or INDZ payload (spec §5.12), or with ``dictionary`` a METD or MTRD
+    one (§5.17): the length of ``data``, then ``data`` through zstd."""
     _check_int("uncompressed length", len(data), 0, MAX_SIZED_ZSTD)
-    return SIZED_ZSTD_LENGTH.pack(len(data)) + _compress(bytes(data))
+    return SIZED_ZSTD_LENGTH.pack(len(data)) + _compress(bytes(data), dictionary)
 
 
-def decode_sized_zstd(payload: bytes) -> bytes:
+def decode_sized_zstd(payload: bytes, dictionary: bytes | None = None) -> bytes:
     """Inverse of encode_sized_zstd; ValueError for anything that is not exactly one."""
     if len(payload) < SIZED_ZSTD_LENGTH.size:
         raise ValueError("payload is shorter than its length field")
     (size,) = SIZED_ZSTD_LENGTH.unpack_from(payload)
     _check_int("uncompressed length", size, 0, MAX_SIZED_ZSTD)
-    return _decompress(payload[SIZED_ZSTD_LENGTH.size :], size)
+    return _decompress(payload[SIZED_ZSTD_LENGTH.size :], size, dictionary)
+
+
+def json_payload(text: bytes, block_type: bytes) -> bytes:
+    """The payload of a JSON block of this type (META, METZ, METD, MTRC, MTRZ, MTRD) holding
+    the JSON ``text``: plain, zstd, or zstd with JSON_DICTIONARY (1.5)."""
+    if block_type in (META, MTRC):
+        return text
+    return encode_sized_zstd(text, JSON_DICTIONARY if block_type in (METD, MTRD) else None)
+
+
+def _encode_json_block(obj: Mapping[str, Any], *block_types: bytes) -> tuple[bytes, bytes]:
+    """(type, payload) of the smallest of the forms: a short file's metadata and metrics are
+    most of its bytes."""
+    text = encode_json(obj)
+    forms = [(block_type, json_payload(text, block_type)) for block_type in block_types]
+    return min(forms, key=lambda form: len(form[1]))
+
+
+def decode_json_block(payload: bytes, block_type: bytes) -> dict[str, Any]:
+    """The JSON object of a META/METZ/METD or MTRC/MTRZ/MTRD block."""
+    if block_type in (META, MTRC):
+        return decode_json(payload)
+    dictionary = JSON_DICTIONARY if block_type in (METD, MTRD) else None
+    return decode_json(decode_sized_zstd(payload, dictionary))
 
 
 def decode_edf_header(payload: bytes, block_type: bytes) -> bytes:
@@ -586,14 +619,14 @@ def decode_edf_header(payload: bytes, block_type: bytes) -> bytes:
     return payload if block_type == EDFH else decode_sized_zstd(payload)
 
 
-def decode_meta(payload: bytes, block_type: bytes) -> dict[str, Any]:
-    """The metadata object of a META block, or of a compressed METZ block (1.4)."""
-    return decode_json(payload if block_type == META else decode_sized_zstd(payload))
+def encode_meta(meta: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """(META, METZ or METD, payload), whichever is smallest."""
+    return _encode_json_block(meta, META, METZ, METD)
 
 
-def decode_metrics(payload: bytes, block_type: bytes) -> dict[str, Any]:
-    """The metrics object of an MTRC block, or of a compressed MTRZ block."""
-    return decode_json(payload if block_type == MTRC else decode_sized_zstd(payload))
+def encode_metrics(metrics: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """(MTRC, MTRZ or MTRD, payload), whichever is smallest."""
+    return _encode_json_block(metrics, MTRC, MTRZ, MTRD)
 
 
 def encode_json(obj: Mapping[str, Any]) -> bytes:
@@ -623,6 +656,7 @@ def decode_json(payload: bytes) -> dict[str, Any]:
 
 
 def encode_index(entries: Iterable[IndexEntry]) -> bytes:
+    """An INDX payload: the entries."""
     return b"".join(
         INDEX_ENTRY.pack(
             e.block_type, e.flags, e.key, e.offset, e.length, e.start_seconds, e.duration_seconds
@@ -631,7 +665,19 @@ def encode_index(entries: Iterable[IndexEntry]) -> bytes:
     )
 
 
-def decode_index(payload: bytes) -> list[IndexEntry]:
+def encode_index_block(entries: Iterable[IndexEntry]) -> tuple[bytes, bytes]:
+    """(INDX or INDZ, payload): the entries, zstd-compressed (1.5) when that is smaller and
+    they fit a sized frame."""
+    data = encode_index(entries)
+    if len(data) > MAX_SIZED_ZSTD:
+        return INDX, data
+    packed = encode_sized_zstd(data)
+    return (INDZ, packed) if len(packed) < len(data) else (INDX, data)
+
+
+def decode_index(payload: bytes, block_type: bytes = INDX) -> list[IndexEntry]:
+    if block_type == INDZ:
+        payload = decode_sized_zstd(payload)
     if len(payload) % INDEX_ENTRY.size:
         raise ValueError(f"length {len(payload)} is not a multiple of {INDEX_ENTRY.size}")
     entries = [IndexEntry(*fields) for fields in INDEX_ENTRY.iter_unpack(payload)]
@@ -693,19 +739,33 @@ def _from_delta_planes(data: bytes, width: int, count: int) -> np.ndarray:
     return _signed(words, width)
 
 
-def _compress(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+def _compress(data: bytes, dictionary: bytes | None = None) -> bytes:
+    if dictionary is None:
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+    # No checksum (the block has a CRC) and no dictionary ID (the block type names it).
+    return zstandard.ZstdCompressor(
+        level=ZSTD_LEVEL, dict_data=_zstd_dictionary(dictionary), write_checksum=False,
+        write_dict_id=False,
+    ).compress(data)  # fmt: skip
 
 
-def _decompress(data: bytes, size: int) -> bytes:
+@cache
+def _zstd_dictionary(content: bytes) -> zstandard.ZstdCompressionDict:
+    return zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def _decompress(data: bytes, size: int, dictionary: bytes | None = None) -> bytes:
     """Exactly one zstd frame of exactly `size` bytes, never allocating more than that."""
     try:
         declared = zstandard.frame_content_size(data)
         if declared not in (-1, size):  # -1: size not recorded in the frame
             raise ValueError(f"zstd frame holds {declared} bytes, expected {size}")
-        out = zstandard.ZstdDecompressor().decompress(
-            data, max_output_size=size, allow_extra_data=False
+        decompressor = (
+            zstandard.ZstdDecompressor()
+            if dictionary is None
+            else zstandard.ZstdDecompressor(dict_data=_zstd_dictionary(dictionary))
         )
+        out = decompressor.decompress(data, max_output_size=size, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise ValueError(f"bad zstd data: {exc}") from None
     if len(out) != size:

@@ -9,7 +9,7 @@ import struct
 
 # Version written by this eegzip; readers accept any minor of FORMAT_MAJOR (spec §8).
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 4
+FORMAT_MINOR = 5
 
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
@@ -48,21 +48,61 @@ MTRZ = b"MTRZ"
 RESI = b"RESI"
 XFRM = b"XFRM"
 METZ = b"METZ"
+# Defined in 1.5.
+METD = b"METD"
+MTRD = b"MTRD"
+INDZ = b"INDZ"
 
-# Block 0: the metadata, as canonical JSON (META) or zstd-compressed (METZ, 1.4, when smaller:
-# 150-200 bytes less per file, which is a tenth of a short file at the ladder's lower rungs).
-META_TYPES = (META, METZ)
+# Block 0: the metadata, as canonical JSON (META), zstd-compressed (METZ, 1.4: 150-200 bytes
+# less per file) or zstd-compressed with JSON_DICTIONARY (METD, 1.5: another 200-250 bytes
+# less). The writer writes the smallest; on a short file these bytes are most of the file.
+META_TYPES = (META, METZ, METD)
 
 # Block 1: the EDF header, verbatim (EDFH) or zstd-compressed (EDFZ, 1.3).
 HEADER_TYPES = (EDFH, EDFZ)
 
-# The metrics, as canonical JSON (MTRC) or zstd-compressed (MTRZ, 1.3): at most one per file.
-METRICS_TYPES = (MTRC, MTRZ)
+# The metrics, as canonical JSON (MTRC), zstd-compressed (MTRZ, 1.3) or zstd-compressed with
+# JSON_DICTIONARY (MTRD, 1.5): at most one per file.
+METRICS_TYPES = (MTRC, MTRZ, MTRD)
 
-# EDFZ and MTRZ payloads (1.3), and METZ payloads (1.4): u32 length n, then one zstd frame of
-# exactly n bytes (the EDF header; the MTRC or META JSON). EDF headers are mostly spaces and
-# JSON repeats its keys: zstd makes them 3-18x smaller, which is 10-35 % of a lossy file of a
-# few minutes of EEG.
+# The last block: the index, as entries (INDX) or zstd-compressed (INDZ, 1.5: its offsets,
+# zero flags and times compress about 2.5x, a hundred bytes on a short file).
+INDEX_TYPES = (INDX, INDZ)
+
+# Raw-content zstd dictionary of METD and MTRD frames (spec §5.17): three lines of JSON shaped
+# like eegzip's metadata and metrics, whose keys and common values the frames then refer to
+# instead of spelling out. Part of the format: never edited (a new one needs new block types).
+JSON_DICTIONARY = (
+    b'{"block_frames":32,"codebooks_kept":1,"codec_channels":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,'
+    b'14,15,16,17,18],"codec_uv_factors":[1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1000.0,1000000.0],'
+    b'"context_frames":3,"created_by":{"eegzip":"0.1.0"},"edf":{"n_records":3600,'
+    b'"n_signals":20,"record_duration":1.0,"variant":"BDF+D"},"groups":{"members":[[0,1,2,3]]}'
+    b',"lossless_channels":[19,20,21],"max_error_uv":1.0,"model":{"codebook_size":1024,'
+    b'"hop_length":512,"kind":"sc","n_codebooks":9,"name":"eegdac-sc-256hz","sample_rate":256,'
+    b'"sha256":""},"raw_block_records":64,"resample":{"down":125,"up":64},'
+    b'"source_samples":921600}\n'
+    b'{"clipped_samples":0,"codebooks":9,"codes":{"bits_per_code":8.6,"count":6552,'
+    b'"empirical_entropy_bits":6.8,"entropy_coded":true,"log2_codebook_size":10.0},'
+    b'"duration_seconds":3600.0,"fidelity":{"channels":[{"band_error":{"alpha":0.01,'
+    b'"beta":0.01,"delta":0.01,"gamma":0.01,"theta":0.01},"label":"EEG Fp1","mel_loss":1.5,'
+    b'"nmse":0.5,"prd":50.5,"prdn":50.5,"r":0.5,"snr_db":3.0}],"n_samples":921600,'
+    b'"overall":{"band_error":{"alpha":0.1,"beta":0.1,"delta":0.1,"gamma":0.1,"theta":0.1},'
+    b'"label":"overall","mel_loss":2.5,"nmse":0.1,"prd":30.5,"prdn":30.5,"r":0.95,'
+    b'"snr_db":10.0},"sample_rate":256.0},"spectral":{"bitrate_reachable":true,'
+    b'"step_uv":10.0}}\n'
+    b'{"block_frames":256,"codebooks_kept":0,"codec_channels":[0,1,2,3,4,5,6,7,8,9,10,11,12,'
+    b'13,14,15,16,17,18],"codec_uv_factors":[1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0],'
+    b'"context_frames":0,"created_by":{"eegzip":"0.1.0"},"edf":{"n_records":300,'
+    b'"n_signals":20,"record_duration":1.0,"variant":"EDF+C"},"lossless_channels":[],'
+    b'"max_error_uv":null,"model":null,"raw_block_records":300,"resample":{"down":1,"up":1},'
+    b'"source_samples":76800,"spectral":{"bitrate":100.0}}'
+)
+
+# EDFZ and MTRZ payloads (1.3), METZ payloads (1.4), and METD, MTRD and INDZ payloads (1.5):
+# u32 length n, then one zstd frame of exactly n bytes (the EDF header; the MTRC or META JSON;
+# the INDX entries), made with JSON_DICTIONARY for METD and MTRD. EDF headers are mostly spaces
+# and JSON repeats its keys: zstd makes them 3-18x smaller, which is 10-35 % of a lossy file of
+# a few minutes of EEG.
 SIZED_ZSTD_LENGTH = struct.Struct("<I")
 MAX_SIZED_ZSTD = 1 << 24  # EDF headers: 256 bytes x (1 + 9999 signals) is 2.6 MB
 
@@ -89,6 +129,9 @@ BLOCK_KINDS = {
     RESI: "residual",
     XFRM: "spectral",
     METZ: "metadata",
+    METD: "metadata",
+    MTRD: "metrics",
+    INDZ: "index",
     ECOD: "entropy-coded codes",
 }
 

@@ -33,8 +33,7 @@ from .blocks import (
     decode_edf_header,
     decode_index,
     decode_integer_residual_block,
-    decode_meta,
-    decode_metrics,
+    decode_json_block,
     decode_predictive_block,
     decode_raw_block,
     decode_residual_block,
@@ -54,6 +53,7 @@ from .format import (
     FORMAT_MINOR,
     HEADER_TYPES,
     INDEX_ENTRY,
+    INDEX_TYPES,
     INDX,
     MAGIC,
     MAX_BLOCKS,
@@ -88,6 +88,7 @@ class _Layout:
     has_trailer: bool
     damage: ContainerFormatError | None  # problem found while locating the blocks
     incomplete: bool  # blocks may exist after entries[-1] that could not be reached
+    index_type: bytes = INDX  # INDX or INDZ (1.5)
 
 
 class _NoIndex(Exception):
@@ -172,7 +173,7 @@ class ContainerReader:
     def meta(self) -> dict[str, Any]:
         """The pipeline's metadata (spec §5.1), decoded once and cached."""
         if self._meta is None:
-            self._meta = self._decode_typed(self._required(0), decode_meta)
+            self._meta = self._decode_typed(self._required(0), decode_json_block)
         return self._meta
 
     @property
@@ -316,7 +317,7 @@ class ContainerReader:
                 elif entry.block_type in RESIDUAL_TYPES:
                     self._check_residual_at(number)
                 elif entry.block_type in META_TYPES:
-                    self._decode_typed(number, decode_meta)
+                    self._decode_typed(number, decode_json_block)
                 elif entry.block_type in METRICS_TYPES:
                     self._metrics_at(number)
                 elif entry.block_type in HEADER_TYPES:
@@ -331,14 +332,15 @@ class ContainerReader:
 
     def sizes(self) -> dict[str, int]:
         """Bytes per block type ("CODE", "RAWS", ...) including framing, plus "preamble",
-        "INDX", "trailer" and, for a damaged file, "unreadable"; the values sum to the file size.
+        "INDX" or "INDZ", "trailer" and, for a damaged file, "unreadable"; the values sum to the
+        file size.
         """
         sizes = {"preamble": PREAMBLE_SIZE}
         for entry in self._layout.entries:
             key = entry.block_type.decode("ascii")
             sizes[key] = sizes.get(key, 0) + entry.length
         if self._layout.index_length:
-            sizes[INDX.decode("ascii")] = self._layout.index_length
+            sizes[self._layout.index_type.decode("ascii")] = self._layout.index_length
         if self._layout.has_trailer:
             sizes["trailer"] = TRAILER.size
         unreadable = source_size(self._file) - sum(sizes.values())
@@ -373,7 +375,7 @@ class ContainerReader:
         return block
 
     def _metrics_at(self, number: int) -> dict[str, Any]:
-        return self._decode_typed(number, decode_metrics)
+        return self._decode_typed(number, decode_json_block)
 
     def _edf_header_at(self, number: int) -> bytes:
         return self._decode_typed(number, decode_edf_header)
@@ -465,14 +467,15 @@ def _read_preamble(name: str, file: BinaryIO) -> tuple[int, int]:
 
 def _locate_blocks(name: str, file: BinaryIO, size: int) -> _Layout:
     try:
-        entries, index_length = _read_index(name, file, size)
+        entries, index_length, index_type = _read_index(name, file, size)
     except _NoIndex as no_index:
         return _scan(name, file, size, no_index)
-    return _Layout(entries, index_length, has_trailer=True, damage=None, incomplete=False)
+    return _Layout(entries, index_length, True, None, incomplete=False, index_type=index_type)
 
 
-def _read_index(name: str, file: BinaryIO, size: int) -> tuple[list[IndexEntry], int]:
-    """Entries from trailer and index, checked to tile the file from preamble to index."""
+def _read_index(name: str, file: BinaryIO, size: int) -> tuple[list[IndexEntry], int, bytes]:
+    """Entries from trailer and index, checked to tile the file from preamble to index; the
+    index block's length and type."""
     no_trailer = _NoIndex(ContainerFormatError(f"{name}: has no trailer"), end_missing=True)
     if size < PREAMBLE_SIZE + BLOCK_OVERHEAD + TRAILER.size:
         raise no_trailer
@@ -497,10 +500,10 @@ def _read_index(name: str, file: BinaryIO, size: int) -> tuple[list[IndexEntry],
     if not _crc_ok(data):
         raise _NoIndex(ChecksumError(f"{name}: the index is damaged: checksum mismatch"))
     block_type, _, length = BLOCK_HEADER.unpack_from(data)
-    if block_type != INDX or length + BLOCK_OVERHEAD != index_length:
+    if block_type not in INDEX_TYPES or length + BLOCK_OVERHEAD != index_length:
         raise misplaced
     try:
-        entries = decode_index(data[BLOCK_HEADER.size : -CRC.size])
+        entries = decode_index(data[BLOCK_HEADER.size : -CRC.size], block_type)
     except ValueError as exc:
         raise _NoIndex(ContainerFormatError(f"{name}: the index is malformed: {exc}")) from None
     position = PREAMBLE_SIZE
@@ -514,7 +517,7 @@ def _read_index(name: str, file: BinaryIO, size: int) -> tuple[list[IndexEntry],
         raise _NoIndex(
             ContainerFormatError(f"{name}: the index is malformed: it does not cover the file")
         )
-    return entries, index_length
+    return entries, index_length, block_type
 
 
 def _scan(name: str, file: BinaryIO, size: int, no_index: _NoIndex) -> _Layout:
@@ -567,11 +570,11 @@ def _scan(name: str, file: BinaryIO, size: int, no_index: _NoIndex) -> _Layout:
             return stop(
                 ChecksumError(f"{name}: block {number} ({described}) is damaged: checksum mismatch")
             )
-        if block_type == INDX:
+        if block_type in INDEX_TYPES:
             problem = no_index.error
             if remaining - len(data) < TRAILER.size:
                 problem = ContainerFormatError(f"{name}: truncated: ends inside the trailer")
-            return _Layout(entries, len(data), has_trailer=False, damage=problem, incomplete=False)
+            return _Layout(entries, len(data), False, problem, False, index_type=block_type)
         try:
             key, start, duration = span_of(block_type, data[BLOCK_HEADER.size : -CRC.size])
         except ValueError as exc:
@@ -610,7 +613,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
         where = f"{name}: block {number}"
         if not _VALID_TYPE.fullmatch(block_type):
             raise ContainerFormatError(f"{where} has an invalid type {_type_name(block_type)}")
-        if block_type in (*META_TYPES, *HEADER_TYPES, INDX) or (
+        if block_type in (*META_TYPES, *HEADER_TYPES, *INDEX_TYPES) or (
             block_type in METRICS_TYPES and seen_metrics
         ):
             raise ContainerFormatError(

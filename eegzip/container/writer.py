@@ -20,9 +20,10 @@ from .blocks import (
     code_block_type,
     code_data_offset,
     encode_code_block,
-    encode_index,
+    encode_index_block,
     encode_integer_residual_block,
-    encode_json,
+    encode_meta,
+    encode_metrics,
     encode_predictive_block,
     encode_raw_block,
     encode_sized_zstd,
@@ -36,13 +37,7 @@ from .format import (
     END_MAGIC,
     FORMAT_MAJOR,
     FORMAT_MINOR,
-    INDEX_ENTRY,
-    INDX,
     MAGIC,
-    META,
-    METZ,
-    MTRC,
-    MTRZ,
     PREAMBLE,
     RESI,
     RESP,
@@ -114,15 +109,15 @@ class ContainerWriter:
     def write_meta(self, meta: Mapping[str, Any]) -> None:
         """The pipeline's metadata (spec §5.1); must be the first block."""
         self._expect(_Stage.META, "metadata")
-        text = encode_json(meta)
-        self._add_block(*_smaller((META, text), (METZ, encode_sized_zstd(text))))
+        self._add_block(*encode_meta(meta))
         self._stage = _Stage.EDF_HEADER
 
     def write_edf_header(self, header: bytes) -> None:
         """The input's EDF header bytes (EDFZ, or EDFH if smaller); must directly follow the
         metadata."""
         self._expect(_Stage.EDF_HEADER, "EDF header")
-        self._add_block(*_smaller((EDFH, bytes(header)), (EDFZ, encode_sized_zstd(header))))
+        packed = encode_sized_zstd(header)
+        self._add_block(*((EDFH, bytes(header)) if len(header) < len(packed) else (EDFZ, packed)))
         self._stage = _Stage.DATA
 
     def write_code_block(self, block: CodeBlock) -> int:
@@ -198,7 +193,7 @@ class ContainerWriter:
     @property
     def size_if_closed(self) -> int:
         """Bytes the file would have if closed now: blocks so far, their index, the trailer."""
-        index = BLOCK_OVERHEAD + INDEX_ENTRY.size * (len(self._entries))
+        index = BLOCK_OVERHEAD + len(encode_index_block(self._entries)[1])
         return self._offset + index + TRAILER.size
 
     def check_before_publishing(self, check: Callable[[Path], None]) -> None:
@@ -209,8 +204,7 @@ class ContainerWriter:
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Quality metrics, known only once all data is coded; no data blocks may follow."""
         self._expect(_Stage.DATA, "metrics")
-        text = encode_json(metrics)
-        self._add_block(*_smaller((MTRC, text), (MTRZ, encode_sized_zstd(text))))
+        self._add_block(*encode_metrics(metrics))
         self._stage = _Stage.AFTER_METRICS
 
     def close(self) -> None:
@@ -221,7 +215,7 @@ class ContainerWriter:
             if self._stage < _Stage.DATA:
                 raise ValueError("metadata and EDF header must be written before closing")
             index_offset = self._offset
-            index_length = self._write_frame(INDX, encode_index(self._entries))
+            index_length = self._write_frame(*encode_index_block(self._entries))
             self._write(TRAILER.pack(index_offset, index_length, END_MAGIC))
             self._output.close_file()
             if self._check is not None:
@@ -269,8 +263,3 @@ class ContainerWriter:
         self._stage = _Stage.CLOSED
         self._output.abort()
 
-
-def _smaller(plain: tuple[bytes, bytes], packed: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
-    """(type, payload) of the zstd-compressed form (1.3) unless the plain one is smaller:
-    tiny headers and metrics do not pay for a zstd frame."""
-    return plain if len(plain[1]) < len(packed[1]) else packed

@@ -485,7 +485,10 @@ def compress_file(
         if codec is None:  # compact: the overall row only (short files are mostly overhead)
             if fidelity is not None:
                 metrics["fidelity"] = {k: v for k, v in fidelity.items() if k != "channels"}
-            metrics["spectral"] = {"step_uv": step.step_uv, "bitrate_reachable": step.reached}
+            metrics["spectral"] = {
+                "step_uv": float(f"{step.step_uv:.6g}"),  # each block holds its exact step
+                "bitrate_reachable": step.reached,
+            }
         else:
             metrics["codes"] = code_stats.to_dict()
         if codec is not None or fidelity is not None:  # spectral and unmeasured: 150 bytes less
