@@ -187,3 +187,22 @@ def test_tokens_verify_and_reader_on_a_spectral_file(tmp_path: Path) -> None:
     with eegzip.open(packed) as reader:
         got = reader.read(start=30, duration=10)
     assert np.allclose(got, expected)
+
+
+def test_short_file_overhead_and_when_metrics_are_stored(tmp_path: Path) -> None:
+    """Issue item: a 24-s one-channel file spent ~1.55 kB on the container, 90 % of the file.
+    Beyond its compressed EDF header and its spectral block, under 400 bytes are left; metrics
+    are stored only where they cost at most 5 % of the file (METRICS_MAX_SHARE)."""
+    rng = np.random.default_rng(5)
+    edf = _edf(tmp_path / "short.edf", 20 * _pink(24 * RATE, rng)[None])
+    for bitrate in (15, 100, 600):
+        result = eegzip.compress(edf, tmp_path / "s.eegc", bitrate=bitrate, force=True)
+        sizes = result.sizes
+        overhead = sum(v for k, v in sizes.items() if k not in ("EDFZ", "EDFH", "XFRM"))
+        assert overhead < 400, (bitrate, sizes)
+        assert not {"MTRD", "MTRZ", "MTRC"} & set(sizes), sizes  # 9-60 % of a 1-3 kB budget
+        assert result.fidelity is not None  # measured and reported either way
+    edf = _edf(tmp_path / "long.edf", np.stack([20 * _pink(300 * RATE, rng) for _ in range(2)]))
+    result = eegzip.compress(edf, tmp_path / "l.eegc", bitrate=100, force=True)
+    assert "MTRD" in result.sizes
+    assert eegzip.info(tmp_path / "l.eegc")["metrics"]["fidelity"]["overall"]["prdn"] > 0

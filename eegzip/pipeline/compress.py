@@ -449,6 +449,11 @@ def compress_file(
                 accumulator.update(read(lo, hi), to_uv(digital, codec_signals, channels.uv_factors))
 
         needs_decoding = accumulator is not None or steps is not None
+        duration = h.n_records * h.record_duration
+        stores_metrics = codec is not None or (
+            accumulator is not None
+            and spectral.stores_metrics(options.bitrate, duration, len(codec_signals))
+        )
         if codec is None:
 
             def measure(block: int, decoded_uv: np.ndarray) -> None:
@@ -460,7 +465,7 @@ def compress_file(
 
             step = spectral.encode_file(
                 writer, read, layout, h, len(codec_signals), options.bitrate,
-                measure if accumulator else None, progress,
+                measure if accumulator else None, progress, stores_metrics,
             )  # fmt: skip
         else:
             code_stats = CodeStats(codec.codebook_size, options.entropy)
@@ -475,7 +480,6 @@ def compress_file(
             if needs_decoding:
                 finish(layout.n_blocks - 1)
         fidelity = accumulator.result().to_dict() if accumulator else None
-        duration = h.n_records * h.record_duration
         metrics = {
             "fidelity": fidelity,
             "clipped_samples": clipped,
@@ -491,7 +495,7 @@ def compress_file(
             }
         else:
             metrics["codes"] = code_stats.to_dict()
-        if codec is not None or fidelity is not None:  # spectral and unmeasured: 150 bytes less
+        if stores_metrics:  # not for spectral files unmeasured, or too short to afford it
             writer.write_metrics(metrics)
         if steps is not None:
             from eegzip.pipeline.selfcheck import check_archival  # imports decompress

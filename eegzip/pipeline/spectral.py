@@ -80,6 +80,12 @@ METRICS_RESERVE = 160
 """Bytes set aside for the metrics block: its overall row, compressed with the format's JSON
 dictionary (MTRD, 130-145 bytes)."""
 
+METRICS_MAX_SHARE = 0.05
+"""A file keeps its metrics block only if that takes at most this share of its bytes: on a
+minute of EEG at 15-40 bit/s per channel the block would cost 6-15 % of the file, bytes the EEG
+needs more. Compress still measures and reports the figures; only the stored copy (``info``)
+is left out."""
+
 INDEX_ENTRY_COST = 24
 """Bytes of a block's index entry once the index is compressed (INDZ: 18-20 measured; 44 plain)."""
 
@@ -152,8 +158,9 @@ def band_target_for(bitrate: float) -> float | None:
     return BAND_TARGET if bitrate >= BAND_TARGET_FROM else None
 
 
-def metrics_reserve(measure: bool) -> int:
-    return METRICS_RESERVE if measure else 0
+def stores_metrics(bitrate: float, seconds: float, n_channels: int) -> bool:
+    """Whether a measured file keeps its metrics block: see METRICS_MAX_SHARE."""
+    return METRICS_MAX_SHARE * bitrate * seconds * n_channels / 8 >= METRICS_RESERVE
 
 
 def _block_cost(block: SpectralBlock) -> int:
@@ -240,18 +247,20 @@ def encode_file(
     bitrate: float,
     measure: Callable[[int, np.ndarray], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store_metrics: bool = False,
 ) -> StepChoice:
     """Choose the step for ``bitrate``, then encode and write every block.
 
     Called once the metadata, the EDF header and the lossless signals are written, so that
-    their bytes come off the budget. ``measure(block, µV)`` sees what decoding will give.
+    their bytes come off the budget, as do those of the metrics if ``store_metrics``.
+    ``measure(block, µV)`` sees what decoding will give.
     """
     band_target = band_target_for(bitrate)
     seconds = header.n_records * header.record_duration
     budget = (
         bitrate * seconds * n_channels / 8
         - (writer.size_if_closed - writer.bytes_of(RAWS))
-        - metrics_reserve(measure is not None)
+        - (METRICS_RESERVE if store_metrics else 0)
     )
     step = choose_step(read, layout, header, budget, band_target)
     sample_rate = layout.hop / header.record_duration
