@@ -27,17 +27,20 @@ from eegzip.cli_tables import (
     baseline_table,
     checks_line,
     fidelity_table,
+    ladder_tables,
     size_table,
     task_table,
 )
 from eegzip.codec.registry import Codec
 from eegzip.errors import EegzipError, InputNotFoundError
+from eegzip.pipeline.spectral import LADDER, MAX_BITRATE
 from eegzip.version import __version__
 
 if TYPE_CHECKING:  # the measuring code (torch, scipy) is imported when a bench runs
     from eegzip.bench.run import Example
 
 TASK_CODEBOOKS = (9, 6, 3)
+LADDER_TEXT = ",".join(f"{r:g}" for r in LADDER)
 DEFAULT_MAX_ERROR = ",".join(f"{b:g}" for b in DEFAULT_BOUNDS_UV)
 
 BENCH_EPILOG = (
@@ -46,6 +49,7 @@ BENCH_EPILOG = (
     "  eegzip bench data/ --task epilepsy --codebooks 9,6,3\n\n"
     "  eegzip bench data/ --task arithmetic --codebooks none   (originals only)\n\n"
     "  eegzip bench data/ --archival --max-error 0,1   (lossless and ±1 µV vs FLAC, zstd)\n\n"
+    "  eegzip bench data/eegmat data/guinea-bissau --ladder --plot figures/   (rate ladder)\n\n"
     "Needs the bench extra: pip install 'eegzip\\[bench]'."
 )
 
@@ -244,8 +248,43 @@ def _run_task(
     return {"codebooks": counts, "task": task}
 
 
+def _run_ladder(
+    paths: list[Path], bitrates: tuple[float, ...], limit: int | None, show: bool
+) -> dict[str, Any]:
+    """The ladder on every file, one group (dataset) per folder."""
+    from eegzip import cli
+    from eegzip.bench.ladder import measure_ladder
+
+    groups: dict[str, list[Path]] = {}
+    for item in _edf_files(paths, limit):
+        groups.setdefault(item.resolve().parent.name, []).append(item)
+    with cli._progress(show) as task:
+        return measure_ladder(groups, bitrates, task=task)
+
+
+def parse_bitrates(text: str) -> tuple[float, ...]:
+    """'15,40,100' → (15.0, 40.0, 100.0): ladder rates in bit/s per channel, sorted."""
+    try:
+        rates = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: give rates like 15,40,100", param_hint="--bitrate"
+        ) from None
+    if not rates or not all(0 < r <= MAX_BITRATE for r in rates):
+        raise typer.BadParameter(
+            f"{text!r}: rates in (0, {MAX_BITRATE:g}]", param_hint="--bitrate"
+        )
+    return tuple(rates)
+
+
 def _print(console: Console, result: dict[str, Any]) -> None:
     console.print(f"command: {result['command']}", highlight=False, soft_wrap=True)
+    if "ladder" in result:
+        for table in ladder_tables(result["ladder"]["summary"]):
+            console.print(table)
+        for path in result.get("plots", []):
+            console.print(f"wrote {path}", highlight=False)
+        return
     if "archival" in result:
         for table in archival_tables(result["archival"]):
             console.print(table)
@@ -296,9 +335,7 @@ def _check_archival(
         "--plot": plot,
         "--codebooks (archival modes use 1 codebook, the lossy column all)": codebooks is not None,
     }
-    for name, given in refused.items():
-        if given:
-            raise typer.BadParameter(f"--archival does not combine with {name}")
+    _refuse("--archival", refused)
     given = ctx.params.get("max_error")
     bounds = parse_bounds(DEFAULT_MAX_ERROR if given is None else given)
     # Spelled out in the command line like every other default, so that it reproduces the run.
@@ -351,6 +388,20 @@ def bench_command(
             f"(default {DEFAULT_MAX_ERROR}).",
         ),
     ] = None,
+    ladder: Annotated[
+        bool,
+        typer.Option(
+            "--ladder",
+            help="The rate ladder instead: eegzip --bitrate against the wavelet at equal file "
+            "bytes and the Gaussian bound, PRDN, r and band power; grouped by folder.",
+        ),
+    ] = False,
+    bitrate: Annotated[
+        str | None,
+        typer.Option(
+            "--bitrate", help=f"With --ladder: rates in bit/s per channel (default {LADDER_TEXT})."
+        ),
+    ] = None,
     model: ModelOption = None,
     device: DeviceOption = "cpu",
     groups: GroupsOption = None,
@@ -367,11 +418,21 @@ def bench_command(
     if task is not None and plot is not None:
         raise typer.BadParameter("--plot draws file benchmarks, not --task results")
     bounds = _check_archival(ctx, archival, task is not None, plot is not None, codebooks)
+    rates = _check_ladder(ctx, ladder, task is not None, archival, codebooks)
     result: dict[str, Any] = {"command": command_line(ctx), "eegzip_version": __version__}
     exit_code = 0
     grouping = {"groups": groups, "group_seed": group_seed, "group_size": group_size}
     try:
         _require_extras(task is not None, plot is not None, archival)
+        if ladder:
+            result["ladder"] = _run_ladder(paths, rates, limit, not as_json)
+            if plot is not None and result["ladder"]["summary"]:
+                from eegzip.bench.plots import ladder as ladder_plot
+
+                result["plots"] = [str(ladder_plot(result["ladder"]["summary"],
+                                                   plot / "ladder.png"))]  # fmt: skip
+            _finish(result, as_json, 0)
+            return
         originals_only = task is not None and (codebooks or "").strip().lower() == "none"
         codec = None if originals_only else cli._load_codec(model, device)
         result.update(model=codec.identity() if codec else None, device=device)
@@ -393,9 +454,42 @@ def bench_command(
     except EegzipError as error:
         _report(error)
         raise typer.Exit(error.exit_code) from None
+    _finish(result, as_json, exit_code)
+
+
+def _finish(result: dict[str, Any], as_json: bool, exit_code: int) -> None:
+    from eegzip import cli
+
     if as_json:
         print(json.dumps(result, indent=2))
     else:
         _print(cli.console, result)
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+def _refuse(mode: str, refused: dict[str, bool]) -> None:
+    """A usage error for the first option given that ``mode`` cannot honour."""
+    for name, given in refused.items():
+        if given:
+            raise typer.BadParameter(f"{mode} does not combine with {name}")
+
+
+def _check_ladder(
+    ctx: typer.Context, ladder: bool, task: bool, archival: bool, codebooks: str | None
+) -> tuple[float, ...]:
+    """The rates to measure; options --ladder cannot honour are refused, not ignored."""
+    if not ladder:
+        if ctx.params.get("bitrate") is not None:
+            raise typer.BadParameter("--bitrate needs --ladder", param_hint="--bitrate")
+        return ()
+    refused = {
+        "--task": task,
+        "--archival": archival,
+        "--codebooks": codebooks is not None,
+        "--model (the ladder's spectral codec has none)": ctx.params.get("model") is not None,
+    }
+    _refuse("--ladder", refused)
+    rates = parse_bitrates(ctx.params.get("bitrate") or LADDER_TEXT)
+    ctx.params["bitrate"] = ",".join(f"{r:g}" for r in rates)  # the command line reproduces it
+    return rates

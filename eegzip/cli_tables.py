@@ -183,3 +183,25 @@ def checks_line(archival: dict) -> str:
     return f"promises checked on {len(checks)} decompressed files: {verdict}" + (
         f" (largest error {largest})" if largest else ""
     )
+
+
+def ladder_tables(summary: dict) -> list[Table]:
+    """Per dataset, one row per rung: rate reached, PRDN against the wavelet and the bound,
+    correlation, the alpha band's power ratio and the lowest band's (medians over files)."""
+    tables = []
+    for name, rungs in summary.items():
+        table = _table(
+            f"rate ladder: {escape(name)} (PRDN %: mean over files; power ratios: median)",
+            ["target", "bit/s/ch", "files", "eegzip", "wavelet", "bound", "ahead", "r", "α",
+             "min band"],
+        )  # fmt: skip
+        for target, s in rungs.items():
+            bands = s["eegzip_bands"]
+            table.add_row(
+                target, f"{s['bits_per_second_per_channel']:.1f}", str(s["files"]),
+                f"{s['eegzip_prdn']:.1f}", f"{s['wavelet_prdn']:.1f}", f"{s['bound_prdn']:.1f}",
+                f"{s['eegzip_better_files']}/{s['files']}", f"{s['eegzip_r']:.3f}",
+                f"{bands['alpha']:.2f}", f"{min(bands.values()):.2f}",
+            )  # fmt: skip
+        tables.append(table)
+    return tables

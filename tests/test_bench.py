@@ -321,3 +321,37 @@ def test_bench_errors_print_no_stray_backslash(capsys):
 
     _report(EegzipError('needs pip install "eegzip[bench]"'))
     assert 'eegzip: error: needs pip install "eegzip[bench]"' in capsys.readouterr().err
+
+
+def test_bench_ladder_command_json_table_and_plot(short_edf, tmp_path):
+    """--ladder: every rate measured against the wavelet at the same bytes and the bound; PRDN
+    falls as the rate rises; the table, the JSON and the PNG come from one run."""
+    plots = tmp_path / "plots"
+    args = ["bench", str(short_edf), "--ladder", "--bitrate", "400,100", "--json",
+            "--plot", str(plots)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert "--ladder --bitrate 100,400" in out["command"]
+    (rungs,) = out["ladder"]["summary"].values()
+    low, high = rungs["100"], rungs["400"]
+    assert low["files"] == high["files"] == 1
+    assert high["eegzip_prdn"] < low["eegzip_prdn"] and high["bound_prdn"] < low["bound_prdn"]
+    assert 0.8 * 400 < high["bits_per_second_per_channel"] <= 400 * 1.02
+    assert set(high["eegzip_bands"]) == {"delta", "theta", "alpha", "beta", "gamma"}
+    assert (plots / "ladder.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = CliRunner().invoke(app, ["bench", str(short_edf), "--ladder", "--bitrate", "200"])
+    assert table.exit_code == 0 and "rate ladder" in table.stdout, table.output
+
+
+@pytest.mark.parametrize(
+    "extra,fragment",
+    [(["--ladder", "--archival"], "does not combine with --archival"),
+     (["--ladder", "--codebooks", "6"], "does not combine with --codebooks"),
+     (["--bitrate", "100"], "--bitrate needs --ladder"),
+     (["--ladder", "--bitrate", "fast"], "give rates like")],
+)  # fmt: skip
+def test_bench_ladder_refuses_what_it_cannot_honour(tmp_path, extra, fragment):
+    result = CliRunner().invoke(app, ["bench", str(tmp_path), *extra])
+    assert result.exit_code == 2, result.output
+    assert fragment in " ".join(result.stderr.split()), result.stderr

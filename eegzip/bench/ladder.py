@@ -18,11 +18,13 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy.fft import dct
 
+from eegzip.bench.run import TaskFactory
 from eegzip.bench.wavelet import WaveletCoder, fit_to_size
 from eegzip.bench.wavelet import decode as wavelet_decode
 from eegzip.codec.spectral import window_samples
@@ -128,3 +130,56 @@ def _codec_indices(packed: Path) -> list[int]:
 
     with ContainerReader.open(packed) as reader:
         return list(reader.meta["codec_channels"])
+
+
+def summarise(rows: Sequence[dict]) -> dict:
+    """One rung over files: mean PRDN and r, median band ratios, files where eegzip is ahead."""
+
+    def mean(key: str, coder: str) -> float:
+        return float(np.mean([r[coder][key] for r in rows]))
+
+    def bands(coder: str) -> dict[str, float]:
+        return {b: float(np.median([r[coder]["bands"][b] for r in rows])) for b in BANDS}
+
+    return {
+        "files": len(rows),
+        "bits_per_second_per_channel": float(
+            np.mean([r["bits_per_second_per_channel"] for r in rows])
+        ),
+        "eegzip_prdn": mean("prdn", "eegzip"),
+        "wavelet_prdn": mean("prdn", "wavelet"),
+        "bound_prdn": float(np.nanmean([r["bound_prdn"] for r in rows])),
+        "eegzip_r": mean("r", "eegzip"),
+        "wavelet_r": mean("r", "wavelet"),
+        "eegzip_bands": bands("eegzip"),
+        "wavelet_bands": bands("wavelet"),
+        "eegzip_better_files": int(sum(r["eegzip"]["prdn"] <= r["wavelet"]["prdn"] for r in rows)),
+        "compress_seconds": float(np.mean([r["compress_seconds"] for r in rows])),
+    }
+
+
+def measure_ladder(
+    groups: Mapping[str, Sequence[Path]],
+    bitrates: Sequence[float],
+    task: TaskFactory | None = None,
+    on_file: Callable[[str, Path, list[dict]], None] | None = None,
+) -> dict:
+    """Every file of every group (a dataset) at every rate: ``{"summary": {group: {rate:
+    summarise(...)}}, "files": {group: rows}}``; ``on_file`` sees each file's rows."""
+    files: dict[str, list[dict]] = {}
+    for name, paths in groups.items():
+        files[name] = []
+        progress = task(f"ladder {name}") if task else None
+        for done, path in enumerate(paths):
+            rows = measure_file(path, list(bitrates))
+            files[name] += rows
+            if on_file is not None:
+                on_file(name, path, rows)
+            if progress is not None:
+                progress(done + 1, len(paths))
+    summary = {
+        name: {f"{b:g}": summarise([r for r in rows if r["bitrate_target"] == b]) for b in bitrates}
+        for name, rows in files.items()
+        if rows
+    }
+    return {"summary": summary, "files": files}

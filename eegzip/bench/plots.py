@@ -4,6 +4,8 @@
   count) and the wavelet codec at the same sizes, over all files together.
 - ``reconstruction.png``: a few seconds of up to three channels, original vs eegzip, and
   spectrograms of one channel's original and reconstruction on a shared colour scale.
+- ``ladder.png`` (``bench --ladder``): per dataset, PRDN and the alpha power ratio against the
+  file's bit rate, eegzip against the wavelet at the same bytes and the Gaussian bound.
 """
 
 from __future__ import annotations
@@ -124,3 +126,34 @@ def write_plots(aggregate: dict, example: Example, directory: Path) -> list[Path
         rate_distortion(aggregate, directory / "rate_distortion.png"),
         reconstruction(example, directory / "reconstruction.png"),
     ]
+
+
+def ladder(summary: dict, path: Path) -> Path:
+    """From the ``summary`` of bench.ladder.measure_ladder: one column per dataset."""
+    plt = _pyplot()
+    from matplotlib.ticker import NullFormatter
+
+    datasets = list(summary)
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 7), squeeze=False)
+    for col, name in enumerate(datasets):
+        rungs = list(summary[name].values())
+        rate = [s["bits_per_second_per_channel"] for s in rungs]
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(rate, [s["eegzip_prdn"] for s in rungs], "o-", label="eegzip --bitrate")
+        top.plot(rate, [s["wavelet_prdn"] for s in rungs], "s--", label="wavelet, same bytes")
+        top.plot(rate, [s["bound_prdn"] for s in rungs], ":", label="Gaussian bound")
+        top.set(title=name, ylabel="PRDN %")
+        bottom.plot(rate, [s["eegzip_bands"]["alpha"] for s in rungs], "o-", label="eegzip")
+        bottom.plot(rate, [s["wavelet_bands"]["alpha"] for s in rungs], "s--", label="wavelet")
+        bottom.axhspan(0.8, 1.25, color="green", alpha=0.1)
+        bottom.set(ylabel="alpha power ratio")
+        for ax in (top, bottom):
+            ax.set(xscale="log", xlabel="bit/s per channel (file)")
+            ax.set_xticks(rate, [f"{r:.0f}" for r in rate])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
