@@ -87,6 +87,18 @@ def test_prediction_beats_first_differences_on_correlated_channels() -> None:
     assert len(data) < 0.8 * len(first_differences)
 
 
+def test_predictions_too_large_for_float64_stay_exact() -> None:
+    """The encoder sums predictions in float64 only while that is exact (< 2**53); residuals
+    of 2**50 make the sums overflow it, so the encoder must use the decoder's int64 sums."""
+    rng = np.random.default_rng(5)
+    smooth = np.sin(np.arange(400) / 5)[None] * 2.0**50
+    k = smooth.astype(np.int64) + rng.integers(-(2**30), 2**30, (3, 400))
+    steps = np.ones(3, np.int64)
+    data = encode_residuals(k, None, steps, 128, 16)
+    back = decode_residuals(data, np.zeros_like(k), steps, 128, 16, codec_terms=False)
+    assert np.array_equal(back, k)
+
+
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(np.int64, st.tuples(st.integers(1, 3), st.integers(1, 200)),
                   elements=st.integers(-(2**63), 2**63 - 1)))  # fmt: skip

@@ -9,7 +9,8 @@ from the already coded prediction errors of up to RESP_MAX_NEIGHBOURS earlier ch
 reweighted least squares, quantised, and stored; the errors go to entropy.py.
 
 All arithmetic is int64 with two's-complement wrap-around, so any decoder computes exactly what
-the encoder did; only the encoder's choices use floating point.
+the encoder did; only the encoder's choices use floating point, and its own predictions do
+only where a bound proves float64 exact (_accumulators).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .format import (
 from .format import RESP_MODEL_HEAD as MODEL_HEAD
 
 _ORDERS = (8, 16, 32)
-_PRECISIONS = (10, 12, 14, 16)
+_PRECISIONS = (8, 10, 11, 12, 13, 14, 16)  # all scored from one product: trying more is cheap
 _NEIGHBOUR_LAGS = (-1, 0, 1)
 _REWEIGHTINGS = 3
 
@@ -70,10 +71,15 @@ class Signals:
         return cls(d, steps.astype(np.int64).reshape(-1, 1), np.diff(d, axis=1, prepend=d[:, :1]))
 
 
-def _shifted(series: np.ndarray, lag: int, lo: int, hi: int) -> np.ndarray:
-    """series[t + lag] for t in [lo, hi), 0 outside the block."""
-    out = np.zeros(hi - lo, series.dtype)
-    a, b = max(lo, -lag), min(hi, series.size - lag)
+def _shifted(
+    series: np.ndarray, lag: int, lo: int, hi: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """series[t + lag] for t in [lo, hi), 0 outside the block; written into ``out`` if given
+    (converted to its type)."""
+    out = np.zeros(hi - lo, series.dtype) if out is None else out
+    a, b = min(hi, max(lo, -lag)), max(lo, min(hi, series.size - lag))
+    out[: a - lo] = 0
+    out[b - lo :] = 0
     if b > a:
         out[a - lo : b - lo] = series[a + lag : b + lag]
     return out
@@ -107,53 +113,100 @@ def segments(n_samples: int, length: int) -> list[tuple[int, int]]:
 # Encoder
 
 
-def _design(c: int, sig: Signals, k: np.ndarray, v: np.ndarray, errors: np.ndarray) -> np.ndarray:
-    """int64 regressors of channel c's fullest model over the block, in coefficient order."""
-    neighbours = range(max(0, c - RESP_MAX_NEIGHBOURS), c)
-    n = v.size
-    series = [(v, -i) for i in range(1, RESP_MAX_ORDER + 1)]
-    series.append((k[c], -1))
-    series += [(sig.slope[c], j) for j in range(1 - RESP_CODEC_LAGS, RESP_CODEC_LAGS)]
-    series += [(errors[o], lag) for o in neighbours for lag in _NEIGHBOUR_LAGS]
-    x = np.empty((n, len(series)), np.int64, order="F")  # filled and read by column
-    for col, (values, lag) in enumerate(series):
-        x[:, col] = _shifted(values, lag, 0, n)
-    return x
+@dataclass(frozen=True)
+class _Regressors:
+    """Channel c's regressors, grouped by series (each with its lags), in coefficient order.
+
+    Without codec terms (RESI) the k[t-1] and Δd columns are left out: such models never use
+    them. Rows are made per segment, as float64 for the fits or int64 where exactness needs.
+    """
+
+    groups: tuple[tuple[np.ndarray, tuple[int, ...]], ...]  # (int64 series, lags)
+    codec_terms: bool
+    top: np.ndarray  # float64 per column: max |value| of its series over the block
+
+    @classmethod
+    def of(
+        cls, c: int, sig: Signals, k: np.ndarray, v: np.ndarray, errors: np.ndarray,
+        codec_terms: bool,
+    ) -> _Regressors:  # fmt: skip
+        groups = [(v, tuple(range(-1, -RESP_MAX_ORDER - 1, -1)))]
+        if codec_terms:
+            slope_lags = tuple(range(1 - RESP_CODEC_LAGS, RESP_CODEC_LAGS))
+            groups += [(k[c], (-1,)), (sig.slope[c], slope_lags)]
+        groups += [(errors[o], _NEIGHBOUR_LAGS) for o in range(max(0, c - RESP_MAX_NEIGHBOURS), c)]
+        top = [max(float(s.max(initial=0)), -float(s.min(initial=0))) for s, _ in groups]
+        return cls(tuple(groups), codec_terms, np.repeat(top, [len(lags) for _, lags in groups]))
+
+    def design(self, lo: int, hi: int, dtype: type) -> np.ndarray:
+        """The regressors over [lo, hi) as columns (Fortran order: filled and read by column)."""
+        x = np.empty((hi - lo, self.top.size), dtype, order="F")
+        col = 0
+        for values, lags in self.groups:
+            for lag in lags:
+                _shifted(values, lag, lo, hi, out=x[:, col])
+                col += 1
+        return x
+
+    def columns(self, order: int, codec: int, n_neighbours: int) -> np.ndarray:
+        """The columns that a model with this structure uses."""
+        first_neighbour = RESP_MAX_ORDER + (2 * RESP_CODEC_LAGS if self.codec_terms else 0)
+        return np.concatenate([
+            np.arange(order),
+            np.arange(RESP_MAX_ORDER, RESP_MAX_ORDER + 2 * codec),
+            np.arange(first_neighbour, first_neighbour + len(_NEIGHBOUR_LAGS) * n_neighbours),
+        ]).astype(np.intp)  # fmt: skip
 
 
-def _columns(order: int, codec: int, n_neighbours: int) -> np.ndarray:
-    """Columns of _design that a model with this structure uses."""
-    first_neighbour = RESP_MAX_ORDER + 2 * RESP_CODEC_LAGS
-    return np.concatenate([
-        np.arange(order),
-        np.arange(RESP_MAX_ORDER, RESP_MAX_ORDER + 2 * codec),
-        np.arange(first_neighbour, first_neighbour + len(_NEIGHBOUR_LAGS) * n_neighbours),
-    ]).astype(np.intp)  # fmt: skip
+_EXACT_FLOAT = 2.0**52  # bound on Σ|x·a| below which float64 sums of integers are exact
+
+
+def _accumulators(
+    models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int
+) -> np.ndarray:
+    """Each model's int64 sum of regressors times coefficients over [lo, hi), wrapping as the
+    decoder's does; (samples, models). ``xs`` holds the regressors there as float64.
+
+    Through float64 (one BLAS product for all) when Σ_j max|x_j|·|a_j| < 2**52 for every
+    model: then each product and partial sum, in any order, is an integer below 2**53, so
+    exact, and equals the int64 result. Otherwise in int64 (slow; the decoder's arithmetic).
+    """
+    coefs = np.zeros((regressors.top.size, len(models)), np.int64)
+    for j, m in enumerate(models):
+        coefs[regressors.columns(m.order, m.codec_lags, len(m.neighbours)), j] = m.coefs
+    as_floats = coefs.astype(np.float64)
+    if (regressors.top @ np.abs(as_floats) < _EXACT_FLOAT).all():
+        return (xs @ as_floats).astype(np.int64)
+    return regressors.design(lo, hi, np.int64) @ coefs
 
 
 def _errors_of(
-    model: Model, x: np.ndarray, c: int, lo: int, hi: int, sig: Signals, k: np.ndarray,
-    y_prev: np.ndarray,
+    models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int, c: int,
+    sig: Signals, k: np.ndarray, y_prev: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """Exact prediction errors of channel c over [lo, hi), as the decoder will recompute them."""
-    coefs = np.zeros(x.shape[1], np.int64)
-    coefs[_columns(model.order, model.codec_lags, len(model.neighbours))] = model.coefs
-    acc = x[lo:hi] @ coefs
-    guess = y_prev[lo:hi] + ((acc + _half(model.shift)) >> model.shift)
+    """Exact prediction errors of channel c over [lo, hi), as the decoder will recompute
+    them; (samples, models)."""
+    shifts = np.array([m.shift for m in models], np.int64)
+    halves = np.array([_half(m.shift) for m in models], np.int64)
+    acc = _accumulators(models, regressors, xs, lo, hi)
+    guess = y_prev[lo:hi, None] + ((acc + halves) >> shifts)
     step = sig.steps[c, 0]
-    k_hat = np.floor_divide(guess - sig.decoded[c, lo:hi] + (step - 1) // 2, step)
-    return k[c, lo:hi] - k_hat
+    k_hat = guess - sig.decoded[c, lo:hi, None]
+    if step != 1:  # lossless needs no division
+        k_hat = np.floor_divide(k_hat + (step - 1) // 2, step)
+    return k[c, lo:hi, None] - k_hat
 
 
-def _estimate_bits(e: np.ndarray, partition: int = 128) -> float:
-    """About what entropy.py spends: a Laplace code per partition."""
+def _estimate_bits(e: np.ndarray, partition: int = 128) -> np.ndarray:
+    """About what entropy.py spends on each column of e (samples, models): a Laplace code
+    per partition."""
     a = np.abs(e.astype(np.float64))
-    parts = -(-a.size // partition)
-    padded = np.zeros(parts * partition)
-    padded[: a.size] = a
-    sizes = np.minimum(partition, a.size - np.arange(parts) * partition)
-    mean = padded.reshape(parts, partition).sum(1) / sizes
-    return float(np.sum(sizes * (np.log2(mean + 0.5) + 1.6)))
+    parts = -(-a.shape[0] // partition)
+    padded = np.zeros((parts * partition, a.shape[1]))
+    padded[: a.shape[0]] = a
+    sizes = np.minimum(partition, a.shape[0] - np.arange(parts) * partition)[:, None]
+    mean = padded.reshape(parts, partition, -1).sum(1) / sizes
+    return np.sum(sizes * (np.log2(mean + 0.5) + 1.6), axis=0)
 
 
 def _solve(gram: np.ndarray, rhs: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -189,44 +242,52 @@ def _structures(n_rows: int, n_neighbours: int, codec_terms: bool):
 
 
 def _fit(
-    x: np.ndarray, c: int, lo: int, hi: int, sig: Signals, k: np.ndarray, y_prev: np.ndarray,
-    target: np.ndarray, codec_terms: bool,
+    regressors: _Regressors, lo: int, hi: int, c: int, sig: Signals, k: np.ndarray,
+    y_prev: np.ndarray, target: np.ndarray,
 ) -> tuple[Model, np.ndarray]:  # fmt: skip
-    """The model of channel c over [lo, hi) that costs fewest estimated bits, and its errors."""
+    """The model of channel c over [lo, hi) that costs fewest estimated bits, and its errors.
+
+    The reweighted fit starts unweighted on every fourth row and reweights on every other row
+    (the Gram products are most of the time); the candidates, and then the precisions, are
+    scored on all rows from one product each, using every column with zero coefficients where
+    a model has none (no column copies).
+    """
     n_neighbours = min(c, RESP_MAX_NEIGHBOURS)
-    best = (EMPTY, _errors_of(EMPTY, x, c, lo, hi, sig, k, y_prev))
-    best_bits = _estimate_bits(best[1])
-    candidates = list(_structures(hi - lo, n_neighbours, codec_terms))
+    candidates = list(_structures(hi - lo, n_neighbours, regressors.codec_terms))
+    xs = regressors.design(lo, hi, np.float64)
     if not candidates:
-        return best
-    xs = np.asfortranarray(x[lo:hi], np.float64)
+        return EMPTY, _errors_of([EMPTY], regressors, xs, lo, hi, c, sig, k, y_prev)[:, 0]
     t = target[lo:hi].astype(np.float64)
-    full = _columns(RESP_MAX_ORDER, RESP_CODEC_LAGS if codec_terms else 0, n_neighbours)
-    rows = slice(None, None, 2)  # the reweighting steps look at every other sample: half the time
-    gram, rhs = xs[rows].T @ xs[rows], xs[rows].T @ t[rows]
-    for last in [False] * (_REWEIGHTINGS - 1) + [True]:  # towards a log-like loss, nearer bits
-        r = np.abs(t - xs[:, full] @ _solve(gram, rhs, full))
+    width = xs.shape[1]
+    every = np.arange(width)  # the fullest model uses every column
+    # The fit looks at every other row, with the target as a last column: one product gives
+    # the Gram matrix and the right-hand side.
+    half = np.empty(((xs.shape[0] + 1) // 2, width + 1), order="F")
+    half[:, :width], half[:, width] = xs[::2], t[::2]
+    quarter = np.asfortranarray(half[::2])  # the unweighted start looks at every fourth
+    products = quarter.T @ quarter
+    weighted = np.empty_like(half)
+    for _ in range(_REWEIGHTINGS):  # towards a log-like loss, nearer bits
+        coef = _solve(products[:width, :width], products[:width, width], every)
+        r = np.abs(half[:, width] - half[:, :width] @ coef)
         w = 1 / (r + 1 + 0.5 * np.median(r))
-        sel = slice(None) if last else rows
-        xw, tw = xs[sel] * w[sel, None], t[sel] * w[sel]
-        gram, rhs = xw.T @ xw, xw.T @ tw
-    scored = []
-    for order, codec, nb in candidates:
-        idx = _columns(order, codec, nb)
-        coef = np.zeros(xs.shape[1])
-        coef[idx] = _solve(gram, rhs, idx)
-        bits = _estimate_bits(t - xs @ coef) + 14 * idx.size
-        scored.append((bits, order, codec, nb, coef[idx]))
-    _, order, codec, nb, coef = min(scored, key=lambda s: s[0])
+        products = np.multiply(half, w[:, None], out=weighted).T @ weighted
+    gram, rhs = products[:width, :width], products[:width, width]
+    coefs = np.zeros((xs.shape[1], len(candidates)))
+    for j, (order, codec, nb) in enumerate(candidates):
+        idx = regressors.columns(order, codec, nb)
+        coefs[idx, j] = _solve(gram, rhs, idx)
+    sizes = [regressors.columns(*s).size for s in candidates]
+    j = int(np.argmin(_estimate_bits(t[:, None] - xs @ coefs) + 14 * np.array(sizes)))
+    order, codec, nb = candidates[j]
+    coef = coefs[regressors.columns(order, codec, nb), j]
     neighbours = tuple(range(max(0, c - RESP_MAX_NEIGHBOURS), c))[:nb]
-    for precision in _PRECISIONS:
-        shift, q = _quantise(coef, precision)
-        model = Model(order, codec, neighbours, shift, q)
-        e = _errors_of(model, x, c, lo, hi, sig, k, y_prev)
-        bits = _estimate_bits(e) + model.coef_bits * q.size + 16 * nb
-        if bits < best_bits:
-            best, best_bits = (model, e), bits
-    return best
+    models = [EMPTY] + [Model(order, codec, neighbours, *_quantise(coef, precision))
+                        for precision in _PRECISIONS]  # fmt: skip
+    errors = _errors_of(models, regressors, xs, lo, hi, c, sig, k, y_prev)
+    sizes = [m.coef_bits * m.coefs.size + 16 * len(m.neighbours) for m in models]
+    j = int(np.argmin(_estimate_bits(errors) + np.array(sizes)))
+    return models[j], errors[:, j]
 
 
 def encode_residuals(
@@ -263,9 +324,9 @@ def _encode_residuals(
     models = []
     for c in range(k.shape[0]):
         v = y[c] - y_prev[c]
-        x = _design(c, sig, k, v, errors)
+        regressors = _Regressors.of(c, sig, k, v, errors, codec_terms)
         for lo, hi in segments(k.shape[1], segment):
-            model, errors[c, lo:hi] = _fit(x, c, lo, hi, sig, k, y_prev[c], v, codec_terms)
+            model, errors[c, lo:hi] = _fit(regressors, lo, hi, c, sig, k, y_prev[c], v)
             models.append(model)
     return b"".join(encode_model(m) for m in models) + encode_errors(errors, partition)
 
