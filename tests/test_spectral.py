@@ -102,7 +102,7 @@ def test_rate_reached_and_reported(tmp_path: Path) -> None:
         assert info["spectral"] == {"bitrate": bitrate}
         assert info["bits_per_second_per_channel"] == pytest.approx(reached, rel=1e-4)
         with ContainerReader.open(tmp_path / "x.eegc") as reader:
-            assert reader.meta["model"] is None and reader.sizes()["XFRM"] > 0
+            assert reader.meta["model"] is None and reader.sizes()["XFRC"] > 0
 
 
 def test_window_decodes_as_the_whole(tmp_path: Path) -> None:
@@ -117,19 +117,43 @@ def test_window_decodes_as_the_whole(tmp_path: Path) -> None:
             assert np.array_equal(win.read_digital(i, 0, 65), whole.read_digital(i, 70, 135))
 
 
-def test_payload_round_trip_and_damage() -> None:
+@pytest.mark.parametrize("decorrelate", [True, False])
+def test_payload_round_trip_and_damage(decorrelate: bool) -> None:
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 1000)) * 20
-    block = spectral.encode(spectral.analyse(x, 250.0), 1.5, index=4, start_seconds=256.0,
-                            band_target=0.85)  # fmt: skip
+    analysis = spectral.analyse(x, 250.0, decorrelate=decorrelate)
+    block = spectral.encode(analysis, 1.5, index=4, start_seconds=256.0, band_target=0.85)
+    assert block.block_type == (b"XFRC" if decorrelate else b"XFRM")
     data = encode_spectral_block(block)
-    back = decode_spectral_block(data)
+    back = decode_spectral_block(data, block.block_type)
     assert np.array_equal(back.coefficients, block.coefficients)
     assert np.array_equal(back.gains, block.gains) and np.array_equal(back.noise, block.noise)
+    assert (back.transform is None) == (not decorrelate)
     assert np.array_equal(spectral.decode(back, 250.0), spectral.decode(block, 250.0))
     for bad in (data[:10], data[:60], data + b"\x00"):
         with pytest.raises(ValueError):
-            decode_spectral_block(bad)
+            decode_spectral_block(bad, block.block_type)
+
+
+def test_channel_transform_pays_on_correlated_channels() -> None:
+    """EEG channels share a reference and their sources: coding the principal components
+    (XFRC) must beat coding each channel (XFRM) at equal bytes, and give the signal back."""
+    from eegzip.bench.ladder import prdn  # pooled over channels, as the ladder reports it
+
+    rng = np.random.default_rng(6)
+    shared = 20 * _pink(120 * RATE, rng)
+    x = np.stack([shared * (1 + 0.1 * i) + 4 * _pink(120 * RATE, rng) for i in range(6)])
+    steps = np.geomspace(0.5, 200, 60)
+    error = {}
+    budget = len(encode_spectral_block(spectral.encode(spectral.analyse(x, RATE, False), 4.0)))
+    for decorrelate in (False, True):
+        analysis = spectral.analyse(x, RATE, decorrelate=decorrelate)
+        fits = [b for b in (spectral.encode(analysis, s) for s in steps)
+                if len(encode_spectral_block(b)) <= budget]  # fmt: skip
+        error[decorrelate] = prdn(x, spectral.decode(fits[0], RATE))
+    assert error[True] < 0.8 * error[False], error
+    fine = spectral.encode(spectral.analyse(x, RATE), 0.01)
+    assert prdn(x, spectral.decode(fine, RATE)) < 0.1
 
 
 def test_noise_is_reproducible_and_band_limited() -> None:
@@ -161,7 +185,7 @@ def test_real_files_beat_the_wavelet_at_equal_coded_bytes(shared_data: Path) -> 
                                    bitrate=100, force=True, measure=False).output)  # fmt: skip
         with ContainerReader.open(out) as reader:
             indices = tuple(reader.meta["codec_channels"])
-            coded = reader.sizes()["XFRM"]
+            coded = reader.sizes()["XFRC"]
         decoded = out.with_suffix(".edf")
         eegzip.decompress(out, decoded, force=True)
         x, rate = coded_channels(source, indices)
@@ -199,6 +223,7 @@ def test_short_file_overhead_and_when_metrics_are_stored(tmp_path: Path) -> None
         result = eegzip.compress(edf, tmp_path / "s.eegc", bitrate=bitrate, force=True)
         sizes = result.sizes
         overhead = sum(v for k, v in sizes.items() if k not in ("EDFZ", "EDFH", "XFRM"))
+        assert "XFRC" not in sizes  # one channel: nothing to decorrelate, no transform stored
         assert overhead < 400, (bitrate, sizes)
         assert not {"MTRD", "MTRZ", "MTRC"} & set(sizes), sizes  # 9-60 % of a 1-3 kB budget
         assert result.fidelity is not None  # measured and reported either way

@@ -1,19 +1,23 @@
-"""The spectral codec: windowed DCT, one uniform quantiser step, band-power restoration.
+"""The spectral codec: channel decorrelation, windowed DCT, one uniform quantiser step,
+band-power restoration.
 
-Why this codec carries eegzip's lossy rate ladder: a DCT of 2-s windows with a dead-zone
-quantiser and the context-modelled range coder of the residual layer reconstructs EEG with lower
-PRDN than the db4 wavelet baseline given the same bytes (on the test split, whole files, from
-40 bit/s per channel up: benchmarks/results/ladder.md), while the neural codes of today's
-models only add bits: the shipped DAC-SC model under the spectral codec was worse at every rate
-(benchmarks/results/ladder_neural_base.md). One step for every channel and block is the reverse
-water-filling answer for the pooled squared error the PRDN measures.
+Why this codec carries eegzip's lossy rate ladder: the channels' principal components per
+block (EEG channels share a reference and their sources; spec §5.18), a DCT of 2-s windows with
+a dead-zone quantiser and the context-modelled range coder of the residual layer reconstruct
+EEG with lower PRDN than the db4 wavelet baseline given the same bytes (on the test split,
+whole files: benchmarks/results/ladder.md), while the neural codes of today's models only add
+bits: the shipped DAC-SC model under the spectral codec was worse at every rate
+(benchmarks/results/ladder_neural_base.md). One step for every component and block is the
+reverse water-filling answer for the pooled squared error the PRDN measures; the orthonormal
+transforms keep that error equal in the channels. (Measured and left out, on train files: a
+lapped transform (MDCT) instead of the block DCT gained 0-2 % in PRDN.)
 
 A mean-squared-error coder zeroes the weak bands first, which empties beta and gamma at low
-rates. The encoder therefore also stores, per channel and EEG band, either a gain for the band's
-coded coefficients or the RMS of noise for its zeroed ones, so that each band keeps at least
-``band_target`` of its power. A gain is the cheaper of the two in squared error (raising a
-band's power from K to T costs (√T − √K)² with a gain, T − K with noise), so noise is used only
-where almost nothing of the band was coded.
+rates. The encoder therefore also stores, per coded row (channel, or component) and EEG band,
+either a gain for the band's coded coefficients or the RMS of noise for its zeroed ones, so
+that each band keeps at least ``band_target`` of its power. A gain is the cheaper of the two
+in squared error (raising a band's power from K to T costs (√T − √K)² with a gain, T − K with
+noise), so noise is used only where almost nothing of the band was coded.
 
 Everything here is numpy: no model, no torch. Decoding is deterministic; the noise comes from
 SplitMix64 on the coefficient's position (spec §5.15), not from a library generator whose
@@ -26,8 +30,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from eegzip.container.format import (
+    XFRC_TRANSFORM_SHIFT,
     XFRM_BAND_EDGES_HZ,
     XFRM_GAIN_STEPS_PER_OCTAVE,
     XFRM_NOISE_LEVELS,
@@ -67,27 +73,50 @@ class Analysis:
     tries several steps on it."""
 
     means_uv: np.ndarray  # (C,) float32, µV
-    coefficients: np.ndarray  # (C, windows, window) orthonormal DCT of the mean-free block, µV
+    coefficients: np.ndarray  # (C, windows, window) orthonormal DCT of the coded rows, µV
     n_samples: int  # per channel
     sample_rate: float  # Hz
+    transform: np.ndarray | None  # int16 (C, C): rows are components T·x / 2**14, or channels
 
     @property
     def window(self) -> int:
         return self.coefficients.shape[2]
 
 
-def analyse(x_uv: np.ndarray, sample_rate: float) -> Analysis:
-    """The transform of a block (channels, samples) in µV."""
+def analyse(x_uv: np.ndarray, sample_rate: float, decorrelate: bool = True) -> Analysis:
+    """The transform of a block (channels, samples) in µV.
+
+    With ``decorrelate`` (and two channels or more), the mean-free channels are first turned
+    into their principal components over the block (the Karhunen-Loève transform, as XFRC
+    stores it): the step then falls on a few strong components instead of every channel's copy
+    of the shared signal (spec §5.18).
+    """
     from scipy.fft import dct  # here, not at import: commands that code nothing start fast
 
     window = window_samples(sample_rate)
     x = np.asarray(x_uv, dtype=np.float64)
     means = x.mean(axis=1).astype(np.float32)
+    rows = x - means[:, None]
+    transform = channel_transform(rows) if decorrelate and x.shape[0] > 1 else None
+    if transform is not None:
+        with threadpool_limits(1, user_api="blas"):  # the same bytes whatever the thread count
+            rows = transform @ rows / 2.0**XFRC_TRANSFORM_SHIFT
     n = x.shape[1]
     n_windows = -(-n // window)
-    padded = np.pad(x - means[:, None], ((0, 0), (0, n_windows * window - n)), mode="edge")
+    padded = np.pad(rows, ((0, 0), (0, n_windows * window - n)), mode="edge")
     c = dct(padded.reshape(x.shape[0], n_windows, window), norm="ortho", axis=-1)
-    return Analysis(means, c, n, sample_rate)
+    return Analysis(means, c, n, sample_rate, transform)
+
+
+def channel_transform(rows: np.ndarray) -> np.ndarray:
+    """The block's principal axes as int16 rows (strongest first), scaled by 2**14.
+
+    Orthonormal up to the rounding of its entries, so the decoder inverts it by its transpose.
+    """
+    with threadpool_limits(1, user_api="blas"):
+        _, vectors = np.linalg.eigh(rows @ rows.T)
+    axes = vectors[:, ::-1].T
+    return np.rint(axes * 2.0**XFRC_TRANSFORM_SHIFT).astype(np.int16)
 
 
 def quantise(coefficients: np.ndarray, step: float, dead_zone: float) -> np.ndarray:
@@ -167,6 +196,7 @@ def encode(
         coefficients=q.transpose(0, 2, 1).reshape(c.shape[0], -1),
         gains=gains,
         noise=noise,
+        transform=analysis.transform,
     )
 
 
@@ -208,4 +238,7 @@ def decode(block: SpectralBlock, sample_rate: float) -> np.ndarray:
     from scipy.fft import idct
 
     x = idct(c, norm="ortho", axis=-1).reshape(n_channels, -1)[:, : block.n_samples]
+    if block.transform is not None:
+        with threadpool_limits(1, user_api="blas"):
+            x = block.transform.T.astype(np.float64) @ x / 2.0**XFRC_TRANSFORM_SHIFT
     return x + block.means_uv[:, None].astype(np.float64)

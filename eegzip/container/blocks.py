@@ -55,7 +55,7 @@ from .format import (
     RESP_SEGMENT,
     SAMPLE_WIDTHS,
     SIZED_ZSTD_LENGTH,
-    XFRM,
+    SPECTRAL_TYPES,
     XFRM_HEADER,
     ZSTD_LEVEL,
 )
@@ -560,7 +560,7 @@ def span_of(block_type: bytes, payload: bytes) -> tuple[int, float, float]:
         if len(payload) < RAWS_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         _, start, duration, _, _, key, _ = RAWS_HEADER.unpack_from(payload)
-    elif block_type == XFRM:
+    elif block_type in SPECTRAL_TYPES:
         if len(payload) < XFRM_HEADER.size:
             raise ValueError("payload is shorter than its fixed header")
         start, duration, key, *_ = XFRM_HEADER.unpack_from(payload)

@@ -66,9 +66,9 @@ from .format import (
     RESI,
     RESIDUAL_TYPES,
     RESP,
+    SPECTRAL_TYPES,
     TIME_BLOCK_TYPES,
     TRAILER,
-    XFRM,
 )
 from .source import is_url, open_source, source_size
 from .spectral import SpectralBlock, decode_spectral_block
@@ -367,8 +367,8 @@ class ContainerReader:
 
     def _code_block_at(self, number: int) -> CodeBlock | SpectralBlock:
         block_type = self._layout.entries[number].block_type
-        if block_type == XFRM:
-            block = self._decode(number, decode_spectral_block)
+        if block_type in SPECTRAL_TYPES:
+            block = self._decode_typed(number, decode_spectral_block)
         else:
             block = self._decode(number, lambda payload: decode_code_block(payload, block_type))
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)

@@ -1,4 +1,5 @@
-"""XFRM blocks (1.4): one time block of the spectral codec, as bytes (spec §5.14).
+"""XFRM (1.4) and XFRC (1.5) blocks: one time block of the spectral codec, as bytes (spec §5.15,
+§5.18).
 
 The block is self-contained: it decodes with nothing but its own payload, so random access and
 damage reports work per block as for code blocks.
@@ -14,6 +15,8 @@ import numpy as np
 from .entropy import decode_errors, encode_errors
 from .format import (
     MAX_SAMPLES_PER_BLOCK,
+    XFRC,
+    XFRM,
     XFRM_BAND_EDGES_HZ,
     XFRM_HEADER,
     XFRM_MAX_WINDOW,
@@ -44,6 +47,9 @@ class SpectralBlock:
     coefficients: np.ndarray  # int64 (channels, window × windows)
     gains: np.ndarray  # uint8 (channels, bands): coded coefficients × 2**(g / 32)
     noise: np.ndarray  # uint8 (channels, bands): zeroed ones get noise of RMS n/256 steps
+    # int16 (channels, channels) or None: the rows above are the components z = T·x / 2**14
+    # of the mean-free channels x (XFRC), not the channels (XFRM)
+    transform: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_channels = self.means_uv.shape[0]
@@ -64,6 +70,12 @@ class SpectralBlock:
             raise ValueError("band codes do not match the channels and bands")
         if not np.isfinite(self.means_uv).all():
             raise ValueError("a channel mean is not finite")
+        if self.transform is not None and self.transform.shape != (n_channels, n_channels):
+            raise ValueError(f"channel transform of shape {self.transform.shape}")
+
+    @property
+    def block_type(self) -> bytes:
+        return XFRM if self.transform is None else XFRC
 
     @property
     def n_channels(self) -> int:
@@ -86,6 +98,8 @@ def encode_spectral_block(block: SpectralBlock) -> bytes:
         block.n_bands if adjusted else 0,
     )  # fmt: skip
     parts = [head, block.means_uv.astype("<f4").tobytes()]
+    if block.transform is not None:
+        parts.append(block.transform.astype("<i2").tobytes())
     if adjusted:
         parts += [block.gains.astype(np.uint8).tobytes(), block.noise.astype(np.uint8).tobytes()]
     rows = block.coefficients.reshape(block.n_channels, block.window, block.n_windows)
@@ -96,7 +110,7 @@ def encode_spectral_block(block: SpectralBlock) -> bytes:
     return b"".join(parts)
 
 
-def decode_spectral_block(payload: bytes) -> SpectralBlock:
+def decode_spectral_block(payload: bytes, block_type: bytes = XFRM) -> SpectralBlock:
     """Inverse of encode_spectral_block; ValueError for anything that is not exactly one."""
     if len(payload) < XFRM_HEADER.size:
         raise ValueError("payload is shorter than its fixed header")
@@ -115,6 +129,12 @@ def decode_spectral_block(payload: bytes) -> SpectralBlock:
         raise ValueError("payload is too short for its channel means")
     means = np.frombuffer(payload, "<f4", n_channels, at)
     at += 4 * n_channels
+    transform = None
+    if block_type == XFRC:
+        if len(payload) < at + 2 * n_channels**2:
+            raise ValueError("payload is too short for its channel transform")
+        transform = np.frombuffer(payload, "<i2", n_channels**2, at).reshape(n_channels, -1)
+        at += 2 * n_channels**2
     codes = np.zeros((2, n_channels, bands), np.uint8)
     if n_bands:
         if len(payload) < at + 2 * n_channels * bands:
@@ -148,4 +168,5 @@ def decode_spectral_block(payload: bytes) -> SpectralBlock:
         coefficients=coefficients,
         gains=codes[0].copy(),
         noise=codes[1].copy(),
+        transform=None if transform is None else transform.astype(np.int16),
     )

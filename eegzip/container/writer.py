@@ -42,7 +42,6 @@ from .format import (
     RESI,
     RESP,
     TRAILER,
-    XFRM,
 )
 from .spectral import SpectralBlock, encode_spectral_block
 
@@ -172,7 +171,8 @@ class ContainerWriter:
         )
 
     def write_spectral_block(self, block: SpectralBlock) -> int:
-        """An XFRM block (1.4): a time block of the spectral codec, numbered like code blocks.
+        """An XFRM (1.4) or XFRC (1.5) block: a time block of the spectral codec, numbered like
+        code blocks.
 
         Returns the block's size in the file, so that a caller can steer its rate."""
         self._expect(_Stage.DATA, "spectral block")
@@ -180,7 +180,7 @@ class ContainerWriter:
             raise ValueError(f"spectral block {block.index} given; expected {self._n_code_blocks}")
         payload = encode_spectral_block(block)
         self._add_block(
-            XFRM, payload, key=block.index, start=block.start_seconds,
+            block.block_type, payload, key=block.index, start=block.start_seconds,
             duration=block.duration_seconds,
         )  # fmt: skip
         self._n_code_blocks += 1

@@ -330,7 +330,7 @@ class ContainerDecoder:
 
     reader: ContainerReader
     header: EdfHeader
-    codec: Codec | None  # None: the file holds the spectral codec's blocks (XFRM)
+    codec: Codec | None  # None: the file holds the spectral codec's blocks (XFRM, XFRC)
     layout: BlockLayout
     channels: CodecChannels
     grouping: Grouping | None
