@@ -201,11 +201,9 @@ def _estimate_bits(e: np.ndarray, partition: int = 128) -> np.ndarray:
     """About what entropy.py spends on each column of e (samples, models): a Laplace code
     per partition."""
     a = np.abs(e.astype(np.float64))
-    parts = -(-a.shape[0] // partition)
-    padded = np.zeros((parts * partition, a.shape[1]))
-    padded[: a.shape[0]] = a
-    sizes = np.minimum(partition, a.shape[0] - np.arange(parts) * partition)[:, None]
-    mean = padded.reshape(parts, partition, -1).sum(1) / sizes
+    starts = np.arange(0, a.shape[0], partition)
+    sizes = np.diff(starts, append=a.shape[0])[:, None]
+    mean = np.add.reduceat(a, starts, axis=0) / sizes
     return np.sum(sizes * (np.log2(mean + 0.5) + 1.6), axis=0)
 
 
