@@ -231,3 +231,16 @@ def test_short_file_overhead_and_when_metrics_are_stored(tmp_path: Path) -> None
     result = eegzip.compress(edf, tmp_path / "l.eegc", bitrate=100, force=True)
     assert "MTRD" in result.sizes
     assert eegzip.info(tmp_path / "l.eegc")["metrics"]["fidelity"]["overall"]["prdn"] > 0
+
+
+def test_short_files_decorrelate_only_where_the_transform_pays(tmp_path: Path) -> None:
+    """Where the transforms take a notable share of the bytes (a minute at a low rung), the
+    encoder codes whichever of channels (XFRM) or components (XFRC) leaves less error."""
+    rng = np.random.default_rng(7)
+    independent = np.stack([20 * _pink(60 * RATE, rng) for _ in range(8)])
+    shared = 20 * _pink(60 * RATE, rng)
+    correlated = np.stack([shared * (1 + 0.05 * i) + 2 * _pink(60 * RATE, rng) for i in range(8)])
+    for x, expected in ((independent, "XFRM"), (correlated, "XFRC")):
+        edf = _edf(tmp_path / "in.edf", x)
+        result = eegzip.compress(edf, tmp_path / "x.eegc", bitrate=40, force=True, measure=False)
+        assert set(result.sizes) & {"XFRM", "XFRC"} == {expected}, result.sizes
