@@ -103,8 +103,11 @@ def compress(
     given, the ladder's default rung (DEFAULT_BITRATE, 100 bit/s per channel) is used.
 
     ``max_error_uv`` adds a residual layer so that every decoded sample of the coded channels
-    is within that many µV of the original; 0 makes the whole file lossless. ``codebooks``
-    defaults to all of the model's, or to 1 with a residual layer (smallest files there).
+    is within that many µV of the original; 0 makes the whole file lossless. Alone it writes
+    no neural codes (format 1.5: the residual blocks are the time blocks; no model, no torch);
+    with ``codebooks``, ``model`` or ``groups`` as well, the file also keeps that many
+    codebooks of codes (tokens) under its residual layer. ``codebooks`` defaults to all of the
+    model's, or to 1 under a residual layer.
 
     A multi-channel (DAC-MC) model codes each group of channels as one token stream:
     ``groups`` is ``"manual"`` (scalp regions, the default), ``"random"`` (groups of
@@ -136,7 +139,9 @@ def compress(
         rate = DEFAULT_BITRATE
     if bitrate == PAPER:
         codebooks = codebooks or 9
-    if rate is not None:
+    if rate is not None or (
+        max_error_uv is not None and codebooks is None and model is None and groups is None
+    ):  # the spectral codec, or an archival file without neural codes: no model
         codec = None
     else:
         codec = model if isinstance(model, Codec) else load_codec(model, device)
@@ -282,9 +287,10 @@ def info(path: str | Path) -> dict:
                 for i, s in enumerate(header.signals)
             ],
             "code_blocks": reader.code_block_count,
+            "max_error_uv": meta.max_error_uv,
             "block_seconds": meta.block_frames * model.hop_length / model.sample_rate
             if model
-            else meta.block_frames * header.record_duration,  # spectral: records per block
+            else meta.block_frames * header.record_duration,  # records per block
             "spectral": meta.extra.get("spectral"),
             "bits_per_second_per_channel": rate_of(
                 reader.sizes(), header.duration, len(codec_set)

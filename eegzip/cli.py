@@ -282,7 +282,9 @@ def compress(
         typer.Option(
             "--codebooks",
             "-n",
-            help="Keep the first N codebooks (default: all; 1 with --max-error/--lossless).",
+            help="Keep the first N codebooks (default: all). With --max-error/--lossless, "
+            "keep N codebooks of neural codes (tokens) under the residual layer; without it "
+            "(or --model), archival files hold no codes and need no model.",
         ),
     ] = None,
     bitrate: Annotated[
@@ -310,11 +312,18 @@ def compress(
     max_error: Annotated[
         float | None,
         typer.Option(
-            "--max-error", help="Bound every coded sample's error by E µV (residual layer)."
+            "--max-error",
+            help="Bound every coded sample's error by E µV (residual layer; no neural codes "
+            "and no model unless --codebooks/--model is given too).",
         ),
     ] = None,
     lossless: Annotated[
-        bool, typer.Option("--lossless", help="Residual layer with E = 0: data records bit-exact.")
+        bool,
+        typer.Option(
+            "--lossless",
+            help="Residual layer with E = 0: data records bit-exact (no neural codes unless "
+            "--codebooks/--model is given too).",
+        ),
     ] = False,
     groups: GroupsOption = None,
     group_seed: GroupSeedOption = None,
@@ -422,6 +431,8 @@ def _print_compressed(r: dict, model_name: str) -> None:
         f"the spectral codec (target {r['bitrate_target']:g}, reached "
         f"{r['bits_per_second_per_channel']:.1f} bit/s per channel, container included)"
         if r["bitrate_target"] is not None
+        else "the residual layer alone (archival, no model: no neural codes)"
+        if r["code_stats"] is None
         else f"{model_name} ({r['codebooks']} codebooks, "
         f"{r['code_bits_per_second_per_channel']:.0f} bit/s per channel, "
         f"{r['code_stats']['bits_per_code']:.2f} bit/code)"
@@ -438,19 +449,19 @@ def _print_compressed(r: dict, model_name: str) -> None:
         highlight=False,
     )
     if r["max_error_uv"] is not None:
-        bound = (
-            "lossless"
-            if r["max_error_uv"] == 0
-            else f"every sample within ±{r['max_error_uv']:g} µV"
-        )
         console.print(
-            f"  residual layer: {bound} ({r['residual_bytes'] / 1e3:.1f} kB of the file)",
+            f"  residual layer: {_bound(r['max_error_uv'])} ({r['residual_bytes'] / 1e3:.1f} kB "
+            "of the file)",
             highlight=False,
         )
     if r["grouping"]:
         console.print(f"  {_groups_line(r['grouping'])}", highlight=False)
     for note in r["warnings"]:
         errors.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
+
+
+def _bound(max_error_uv: float) -> str:
+    return "lossless" if max_error_uv == 0 else f"every sample within ±{max_error_uv:g} µV"
 
 
 def _groups_line(grouping: dict) -> str:
@@ -587,6 +598,13 @@ def info(
             console.print(
                 f"  spectral codec · target {r['spectral']['bitrate']:g} bit/s per channel, "
                 f"reached {r['bits_per_second_per_channel']:.1f} · {r['code_blocks']} blocks",
+                highlight=False,
+            )
+        elif not model:
+            console.print(
+                f"  archival, no model (no neural codes): {_bound(r['max_error_uv'])} · "
+                f"{r['code_blocks']} blocks of {r['block_seconds']:.0f} s · "
+                f"{r['bits_per_second_per_channel']:.1f} bit/s per channel",
                 highlight=False,
             )
         else:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import eegzip
+import eegzip.pipeline.blockcodec as blockcodec
 import eegzip.pipeline.decompress as decompress_module
 from eegzip.demo import make_demo_edf
 from eegzip.edf import EdfFile
@@ -71,8 +72,8 @@ def test_archival_files_do_not_depend_on_the_neural_decoder(source, codec, tmp_p
     the model is not even loaded."""
     eegzip.compress(source, tmp_path / "x.eegc", model=codec, max_error_uv=1.0, measure=False)
     expected = eegzip.decompress(tmp_path / "x.eegc", tmp_path / "a.edf").output.read_bytes()
-    original = decompress_module.decode_block
-    monkeypatch.setattr(decompress_module, "decode_block", lambda *a: original(*a) + 0.05)
+    original = blockcodec.decode_block
+    monkeypatch.setattr(blockcodec, "decode_block", lambda *a: original(*a) + 0.05)
 
     def unavailable(*args, **kwargs):
         raise AssertionError("an archival file of format 1.4 needs no model")
@@ -102,8 +103,8 @@ def test_format_1_3_archival_files_still_decode(tmp_path, one_torch_thread):
 
 
 def test_format_1_3_with_a_different_decoder_is_refused(tmp_path, monkeypatch, one_torch_thread):
-    original = decompress_module.decode_block
-    monkeypatch.setattr(decompress_module, "decode_block", lambda *a: original(*a) + 0.05)
+    original = blockcodec.decode_block
+    monkeypatch.setattr(blockcodec, "decode_block", lambda *a: original(*a) + 0.05)
     with pytest.raises(UnsupportedError, match="format-1.3 file .* OMP_NUM_THREADS"):
         eegzip.decompress(LEGACY, tmp_path / "x.edf")
     assert list(tmp_path.iterdir()) == []

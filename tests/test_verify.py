@@ -13,11 +13,18 @@ from typer.testing import CliRunner
 import eegzip
 from eegzip.cli import app
 from eegzip.container import ContainerReader
-from eegzip.container.format import BLOCK_HEADER, CRC, RESP, RESP_HEADER, TIME_BLOCK_TYPES
+from eegzip.container.format import (
+    BLOCK_HEADER,
+    CRC,
+    RESIDUAL_TIME_TYPES,
+    RESP,
+    RESP_HEADER,
+    TIME_BLOCK_TYPES,
+)
 from eegzip.demo import make_demo_edf
 
 runner = CliRunner()
-SECONDS = 70  # two 64-s code blocks
+SECONDS = 70  # two 64-s code blocks (lossy); one 256-s residual block (lossless)
 LEGACY = Path(__file__).parent / "data" / "legacy-1.3-lossless.eegc"  # see test_residual.py
 
 
@@ -66,13 +73,14 @@ def test_intact_files_pass(lossy, lossless, full):
     report = eegzip.verify(lossless, full=full)
     assert report.ok and report.problems == () and report.full == full
     assert (report.decoded_seconds, report.checksummed_blocks, report.portable_blocks) == (
-        (SECONDS, 0, 2) if full else (None, 0, 0)
-    )
+        (SECONDS, 0, 1) if full else (None, 0, 0)
+    )  # no codes (1.5): one time block of whole records, up to 256 s
 
 
 def test_flipped_byte_in_any_block_is_one_line_naming_it(lossless, tmp_path):
     entries = _entries(lossless)
-    assert any(e.block_type in TIME_BLOCK_TYPES for e in entries)
+    kinds = {e.block_type for e in entries}  # 1.5: the residual blocks are the time blocks
+    assert kinds & set(RESIDUAL_TIME_TYPES) and not kinds & set(TIME_BLOCK_TYPES)
     for number, entry in enumerate(entries):
         bad = _damaged(lossless, tmp_path / "bad.eegc", entry.offset + entry.length // 2)
         code, lines, stderr = _verify(bad)

@@ -1,11 +1,12 @@
 """The archival modes on the same files as the lossless baselines (``eegzip bench --archival``).
 
 Per file: the EDF's bytes, zstd -19, xz -9 and FLAC -8 (``measure_baselines``), eegzip with a
-residual layer at each bound (0 = ``--lossless``, else ``--max-error E`` µV, default codebooks:
-1) and once lossy with all codebooks for reference. Each archival file is decompressed and its
-promise checked on what a user gets back, so a ratio is never reported for a file that broke it
-without the run saying so (``ArchivalRun.ok``). Sizes are whole files; ratio = total EDF bytes /
-total compressed bytes, per group of files and over all.
+residual layer at each bound (0 = ``--lossless``, else ``--max-error E`` µV: as eegzip writes
+them by default, without neural codes, 1.5) and once lossy with all codebooks for reference.
+Each archival file is decompressed and its promise checked on what a user gets back, so a
+ratio is never reported for a file that broke it without the run saying so (``ArchivalRun.ok``).
+Sizes are whole files; ratio = total EDF bytes / total compressed bytes, per group of files and
+over all.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ NOTES = {
     "does not code, and every sample of the coded ones within E µV (physical values)",
     "ok": "every check above held; files eegzip could not take are listed with their error "
     "instead (they set the exit code, not ok)",
-    "codebooks": "archival modes use the default codebooks (1 under a residual layer); the lossy "
-    "column uses all of the model's, without residual layer, and is not checked",
+    "codebooks": "archival modes are written as by default, without neural codes (no model); "
+    "the lossy column uses all of the model's codebooks, without residual layer, and is not "
+    "checked",
 }
 
 
@@ -294,11 +296,11 @@ def measure_file(
     with TemporaryDirectory(prefix="eegzip-archival-") as workdir:
         container, restored = Path(workdir) / "x.eegc", Path(workdir) / "x.edf"
         keywords = {"model": codec, "force": True, **(grouping or {})}
-        for bound in bounds_uv:
-            packed = api.compress(path, container, max_error_uv=bound, measure=False, **keywords)
+        for bound in bounds_uv:  # no model: archival files hold no neural codes
+            packed = api.compress(path, container, max_error_uv=bound, measure=False, force=True)
             sizes[mode_name(bound)] = packed.output_bytes
             step()
-            api.decompress(container, restored, model=codec, force=True)
+            api.decompress(container, restored, force=True)
             checks.append(check_promise(path, restored, bound))
             step()
         lossy = api.compress(path, container, measure=False, **keywords)

@@ -141,6 +141,10 @@ BLOCK_KINDS = {
 # Blocks holding the residual layer of one code block: RESD (1.1) and RESP (1.2), still read;
 # RESI (1.4), which does not depend on the neural decoder's output.
 RESIDUAL_TYPES = (RESD, RESP, RESI)
+# Residual blocks that are (1.5) the time blocks themselves in a file holding no block of
+# TIME_BLOCK_TYPES: an archival file written without neural codes, whose RESI blocks are
+# numbered 0, 1, 2, … by block_index and each restore their span of the coded channels alone.
+RESIDUAL_TIME_TYPES = (RESI,)
 
 # Fixed-size head of a CODE payload: start_frame, start_seconds, duration_seconds,
 # block_index, n_frames, n_channels, n_codebooks, bits.

@@ -64,6 +64,7 @@ from .format import (
     RAW_TYPES,
     RESD,
     RESI,
+    RESIDUAL_TIME_TYPES,
     RESIDUAL_TYPES,
     RESP,
     SPECTRAL_TYPES,
@@ -122,7 +123,9 @@ class ContainerReader:
         entries = layout.entries
         self._code_numbers = [
             n for n, e in enumerate(entries) if e.block_type in TIME_BLOCK_TYPES
-        ]
+        ] or [n for n, e in enumerate(entries) if e.block_type in RESIDUAL_TIME_TYPES]
+        # no code or spectral blocks: (1.5) a code-less archival file's RESI blocks are its
+        # time blocks (_check_structure made sure they are numbered as such)
         self._raw_numbers = [n for n, e in enumerate(entries) if e.block_type in RAW_TYPES]
         self._residual_numbers = {
             e.key: n for n, e in enumerate(entries) if e.block_type in RESIDUAL_TYPES
@@ -197,10 +200,18 @@ class ContainerReader:
 
     @property
     def code_block_count(self) -> int:
+        """Time blocks: code or spectral blocks, or (1.5) the RESI blocks of a file without
+        either."""
         self._raise_if_incomplete()
         return len(self._code_numbers)
 
-    def code_block(self, i: int) -> CodeBlock:
+    @property
+    def residuals_are_time_blocks(self) -> bool:
+        """Whether the file's time blocks are its RESI blocks (1.5: archival, no codes)."""
+        numbers = self._code_numbers
+        return bool(numbers) and self._layout.entries[numbers[0]].block_type in RESIDUAL_TIME_TYPES
+
+    def code_block(self, i: int) -> CodeBlock | SpectralBlock | IntegerResidualBlock:
         if 0 <= i < len(self._code_numbers):
             return self._code_block_at(self._code_numbers[i])
         self._raise_if_incomplete()
@@ -259,9 +270,7 @@ class ContainerReader:
         if number is None:
             return None
         if self._layout.entries[number].block_type == RESI:
-            block = self._decode(number, decode_integer_residual_block)
-            self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
-            return block
+            return self._integer_residual_at(number)
         predictive = self._layout.entries[number].block_type == RESP
         if decoded is not None:
             head = self._decode(number, lambda p: decode_residual_head(p, predictive))
@@ -365,12 +374,19 @@ class ContainerReader:
             and entries[n].start_seconds + entries[n].duration_seconds > t0
         ]
 
-    def _code_block_at(self, number: int) -> CodeBlock | SpectralBlock:
+    def _code_block_at(self, number: int) -> CodeBlock | SpectralBlock | IntegerResidualBlock:
         block_type = self._layout.entries[number].block_type
+        if block_type in RESIDUAL_TIME_TYPES:
+            return self._integer_residual_at(number)
         if block_type in SPECTRAL_TYPES:
             block = self._decode_typed(number, decode_spectral_block)
         else:
             block = self._decode(number, lambda payload: decode_code_block(payload, block_type))
+        self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
+        return block
+
+    def _integer_residual_at(self, number: int) -> IntegerResidualBlock:
+        block = self._decode(number, decode_integer_residual_block)
         self._check_span(number, block.index, block.start_seconds, block.duration_seconds)
         return block
 
@@ -605,6 +621,7 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
         elif not layout.incomplete:
             raise ContainerFormatError(f"{name}: has no {BLOCK_KINDS[required[0]]} block")
     n_code_blocks = 0
+    residual_timeline = False  # (1.5) a RESI block came first: RESI blocks are the time blocks
     seen_metrics = False
     raw_starts: dict[int, float] = {}  # signal → start of its latest lossless block
     corrected: set[int] = set()  # code blocks that have their residual block
@@ -619,13 +636,24 @@ def _check_structure(name: str, version: tuple[int, int], layout: _Layout) -> No
             raise ContainerFormatError(
                 f"{where} is an unexpected extra {BLOCK_KINDS[block_type]} block"
             )
-        if block_type in TIME_BLOCK_TYPES:
+        if block_type in TIME_BLOCK_TYPES and residual_timeline:
+            raise ContainerFormatError(
+                f"{where} holds codes, but the file's residual blocks are its time blocks"
+            )
+        if block_type in RESIDUAL_TIME_TYPES and (residual_timeline or n_code_blocks == 0):
+            residual_timeline = True  # a code-less archival file (1.5)
+            if entry.key != n_code_blocks:
+                raise ContainerFormatError(
+                    f"{where} is residual block {entry.key}, expected {n_code_blocks}"
+                )
+            n_code_blocks += 1
+        elif block_type in TIME_BLOCK_TYPES:
             if entry.key != n_code_blocks:
                 raise ContainerFormatError(
                     f"{where} is code block {entry.key}, expected {n_code_blocks}"
                 )
             n_code_blocks += 1
-        if block_type in RESIDUAL_TYPES and entry.key >= n_code_blocks:
+        elif block_type in RESIDUAL_TYPES and entry.key >= n_code_blocks:
             raise ContainerFormatError(
                 f"{where} corrects code block {entry.key}, which comes later or not at all"
             )

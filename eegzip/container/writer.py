@@ -85,7 +85,8 @@ class ContainerWriter:
         self._file = self._output.file
         self._offset = 0
         self._entries: list[IndexEntry] = []
-        self._n_code_blocks = 0
+        self._n_code_blocks = 0  # time blocks so far
+        self._residual_timeline = False  # (1.5) RESI blocks are the time blocks: no codes
         self._stage = _Stage.META
         self._check: Callable[[Path], None] | None = None
         preamble = PREAMBLE.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR)
@@ -127,7 +128,7 @@ class ContainerWriter:
         callers can report bits per code.
         """
         self._expect(_Stage.DATA, "code block")
-        if block.index != self._n_code_blocks:
+        if block.index != self._n_code_blocks or self._residual_timeline:
             raise ValueError(f"code block {block.index} given; expected {self._n_code_blocks}")
         block_type = code_block_type(block, self._entropy)
         payload = encode_code_block(block, self._entropy)
@@ -151,17 +152,30 @@ class ContainerWriter:
             duration=block.duration_seconds,
         )
 
-    def write_residual_block(self, block: IntegerResidualBlock | ResidualBlock) -> None:
+    def write_residual_block(
+        self, block: IntegerResidualBlock | ResidualBlock, *, time_block: bool = False
+    ) -> None:
         """The bounded-error layer of code block ``block.index`` (written after that block).
 
         Written as RESI (what eegzip writes), or for a ResidualBlock as RESP (format 1.3's,
         predicted from ``block.decoded``, which must therefore be given; kept so that tests
-        can write 1.3-style files).
+        can write 1.3-style files). With ``time_block`` (1.5: an archival file without codes)
+        the RESI block is itself the next time block, and the file holds no code blocks.
         """
         self._expect(_Stage.DATA, "residual block")
-        if block.index >= self._n_code_blocks:
-            raise ValueError(f"residual block {block.index} given before its code block")
         portable = isinstance(block, IntegerResidualBlock)
+        if time_block:
+            if not portable or block.index != self._n_code_blocks or (
+                self._n_code_blocks and not self._residual_timeline
+            ):
+                raise ValueError(
+                    f"residual time block {block.index} given; expected {self._n_code_blocks} "
+                    "in a file without code blocks"
+                )
+            self._residual_timeline = True
+            self._n_code_blocks += 1
+        elif block.index >= self._n_code_blocks or self._residual_timeline:
+            raise ValueError(f"residual block {block.index} given before its code block")
         self._add_block(
             RESI if portable else RESP,
             encode_integer_residual_block(block) if portable else encode_predictive_block(block),
@@ -176,7 +190,7 @@ class ContainerWriter:
 
         Returns the block's size in the file, so that a caller can steer its rate."""
         self._expect(_Stage.DATA, "spectral block")
-        if block.index != self._n_code_blocks:
+        if block.index != self._n_code_blocks or self._residual_timeline:
             raise ValueError(f"spectral block {block.index} given; expected {self._n_code_blocks}")
         payload = encode_spectral_block(block)
         self._add_block(

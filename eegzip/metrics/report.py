@@ -25,7 +25,6 @@ from eegzip.metrics.fidelity import (
     welch_psd,
     welch_segment_samples,
 )
-from eegzip.metrics.mel import MultiScaleMelLoss
 
 #: Block length compare() streams with, the same a streaming caller typically uses.
 DEFAULT_BLOCK_S = 64.0
@@ -117,6 +116,9 @@ class FidelityAccumulator:
     remainder flushed by ``result()`` gets a zero-padded PSD, and no mel weight if it is shorter
     than the longest mel window needs; a recording too short for any mel evaluation reports a
     NaN mel loss.
+
+    ``mel=False`` leaves the mel loss out (it needs torch; archival compression does without):
+    it is then reported as 0 if every pair added was identical (a lossless file), else NaN.
     """
 
     def __init__(
@@ -125,6 +127,7 @@ class FidelityAccumulator:
         sample_rate: float,
         mel_sample_rate: float | None = None,
         uv_scale: float = 200.0,
+        mel: bool = True,
     ) -> None:
         self.labels = tuple(labels)
         if not self.labels:
@@ -134,11 +137,16 @@ class FidelityAccumulator:
         self.uv_scale = float(uv_scale)
         ratio = Fraction(self.mel_sample_rate / self.sample_rate).limit_denominator(1000)
         self._up, self._down = ratio.numerator, ratio.denominator
-        self._mel = MultiScaleMelLoss(self.mel_sample_rate)
-        self.min_block = max(
-            welch_segment_samples(self.sample_rate),
-            math.ceil(self._mel.min_length * self._down / self._up),
-        )
+        self._mel = None
+        self.min_block = welch_segment_samples(self.sample_rate)
+        if mel:  # torch, imported only here
+            from eegzip.metrics.mel import MultiScaleMelLoss
+
+            self._mel = MultiScaleMelLoss(self.mel_sample_rate)
+            self.min_block = max(
+                self.min_block, math.ceil(self._mel.min_length * self._down / self._up)
+            )
+        self._exact = True  # every pair so far identical (without the mel loss: it is then 0)
         self._moments: PairMoments | None = None
         self._freqs: Array | None = None
         self._psd_sum: Array | None = None  # (2: original/reconstruction, channels, freqs)
@@ -176,6 +184,9 @@ class FidelityAccumulator:
         self._freqs, psd = welch_psd(np.stack([x, y]), self.sample_rate)
         self._psd_sum = n * psd if self._psd_sum is None else self._psd_sum + n * psd
 
+        if self._mel is None:
+            self._exact = self._exact and np.array_equal(x, y)
+            return
         offset = x.mean(axis=1, keepdims=True)
         x_mel = (x - offset) / self.uv_scale
         y_mel = (y - offset) / self.uv_scale
@@ -197,7 +208,7 @@ class FidelityAccumulator:
         mel = (
             self._mel_sum / self._mel_samples
             if self._mel_samples
-            else np.full(len(self.labels), math.nan)
+            else np.full(len(self.labels), 0.0 if self._mel is None and self._exact else math.nan)
         )
         r = moments.pearson_r()
         scores = _scores(moments.errors)

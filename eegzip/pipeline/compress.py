@@ -18,6 +18,7 @@ import numpy as np
 
 from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader, ContainerWriter, IntegerResidualBlock, RawBlock
+from eegzip.container.format import MAX_SAMPLES_PER_BLOCK
 from eegzip.edf import EdfFile, EdfHeader
 from eegzip.edf.anonymize import Anonymization, anonymized_header, without_annotation_text
 from eegzip.edf.header import with_record_count
@@ -25,10 +26,9 @@ from eegzip.edf.reader import digital_from_bytes
 from eegzip.errors import EegzipError, NoCodableChannelError, UnsupportedError, UsageError
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline import spectral
-from eegzip.pipeline.blockcodec import decode_block, encode_block
 from eegzip.pipeline.channels import MAX_CODEC_RATE, select_codec_channels, uv_factor
 from eegzip.pipeline.groups import Grouping, plan_grouping
-from eegzip.pipeline.layout import BlockLayout
+from eegzip.pipeline.layout import BlockLayout, record_blocks
 from eegzip.pipeline.recording_info import signal_infos
 from eegzip.pipeline.resample import rate_ratio
 from eegzip.pipeline.signals import CodecChannels, quantised, to_digital, to_uv
@@ -39,6 +39,12 @@ BLOCK_FRAMES = 32
 
 CONTEXT_FRAMES = 3
 """Frames of context on each side of a block (covers the codec's effective receptive field)."""
+
+ARCHIVAL_BLOCK_SECONDS = 256.0
+"""Time block of an archival file without codes (whole data records): its RESI block restores
+it alone, so it is the unit of random access. Measured on rec20 and one file of each dataset of
+../shared/data (lossless and 1 µV): 256 s gave files 0.6-1.9 % smaller than 64 s; 1024 s only
+0.0-0.7 % smaller than 256 s, for four times the decoding per random access."""
 
 ARCHIVAL_CODEBOOKS = 1
 """Default codebooks with a residual layer: the predictive coder gets little from a finer
@@ -254,6 +260,17 @@ def make_layout(header: EdfHeader, channels: CodecChannels, codec: Codec, option
     )
 
 
+def archival_layout(header: EdfHeader, channels: CodecChannels) -> BlockLayout:
+    """Time blocks of an archival file without codes: whole data records, about
+    ARCHIVAL_BLOCK_SECONDS each, within a block's sample limit."""
+    spr = channels.samples_per_record
+    records = min(
+        round(ARCHIVAL_BLOCK_SECONDS / header.record_duration),
+        MAX_SAMPLES_PER_BLOCK // (spr * len(channels.indices)),
+    )
+    return record_blocks(header.n_records, spr, header.record_duration, max(1, records))
+
+
 def build_meta(
     header: EdfHeader,
     channels: CodecChannels,
@@ -341,13 +358,20 @@ def compress_file(
     options: CompressOptions = CompressOptions(),
     progress: Progress | None = None,
 ) -> CompressResult:
-    """``codec`` is the neural model; None with ``options.bitrate`` (the spectral codec)."""
+    """``codec`` is the neural model; None with ``options.bitrate`` (the spectral codec) or
+    with ``options.max_error_uv`` (archival without codes: the RESI blocks are the time
+    blocks, so nothing needs a model, nor torch, to write or read the file)."""
     started = time.perf_counter()
     archival = options.max_error_uv is not None
+    without_codes = codec is None and options.bitrate is None and archival
     if options.bitrate is not None:
         spectral.check_request(
             options.bitrate, options.codebooks, options.max_error_uv, options.groups
         )
+        codebooks = 0
+    elif without_codes:
+        if options.codebooks is not None or options.groups is not None:
+            raise UsageError("--codebooks and --groups need the neural model")
         codebooks = 0
     else:
         if codec is None:
@@ -369,16 +393,20 @@ def compress_file(
         channels = plan_channels(h, options, str(source))
         labels = [h.signals[i].label for i in channels.indices]
         grouping = plan_groups(codec, labels, options) if codec is not None else None
-        if codec is None:
+        if without_codes:
+            layout = archival_layout(h, channels)
+        elif codec is None:
             layout = spectral.layout_for(h, channels.samples_per_record)
         else:
             layout = make_layout(h, channels, codec, options)
         raw_records = max(1, round(layout.block_samples / layout.model_rate / h.record_duration))
-        if codec is None:
+        if without_codes:
+            raw_records = layout.block_frames  # the lossless signals in the same time blocks
+        elif codec is None:
             raw_records = spectral.raw_block_records(h)
         meta = build_meta(h, channels, layout, codec, codebooks, raw_records, grouping)
         meta["max_error_uv"] = options.max_error_uv
-        if codec is None:
+        if codec is None and not without_codes:
             meta["spectral"] = {"bitrate": options.bitrate}
         anonymize = options.anonymize
         if anonymize is not None:
@@ -404,6 +432,7 @@ def compress_file(
                 [s.label for s in codec_signals],
                 rate,
                 mel_sample_rate=codec.sample_rate if codec else spectral.MEL_SAMPLE_RATE,
+                mel=not archival,  # exact or bounded: 0 if exact, else not measured (no torch)
             )
             if options.measure
             else None
@@ -427,18 +456,26 @@ def compress_file(
             lo, hi = layout.source_range(block)
             if steps is not None:
                 k, lows, highs = quantised(read_digital(lo, hi), steps, codec_signals)
+                spr = channels.samples_per_record
+                start, duration = (
+                    (lo // spr * h.record_duration, (hi - lo) // spr * h.record_duration)
+                    if without_codes  # whole data records
+                    else (recent[block].start_seconds, recent[block].duration_seconds)
+                )
                 residual = IntegerResidualBlock(
                     index=block,
                     steps=steps.astype(np.uint32),
                     lows=lows,
                     highs=highs,
                     residuals=k,
-                    start_seconds=recent[block].start_seconds,
-                    duration_seconds=recent[block].duration_seconds,
+                    start_seconds=start,
+                    duration_seconds=duration,
                 )
-                writer.write_residual_block(residual)
+                writer.write_residual_block(residual, time_block=without_codes)
                 digital = residual.samples()
             else:
+                from eegzip.pipeline.blockcodec import decode_block  # torch: the codec only
+
                 digital, n_clipped = to_digital(
                     decode_block(codec, layout, recent, block, grouping),
                     codec_signals,
@@ -450,11 +487,16 @@ def compress_file(
 
         needs_decoding = accumulator is not None or steps is not None
         duration = h.n_records * h.record_duration
-        stores_metrics = codec is not None or (
+        stores_metrics = codec is not None or without_codes or (
             accumulator is not None
             and spectral.stores_metrics(options.bitrate, duration, len(codec_signals))
         )
-        if codec is None:
+        if without_codes:
+            for b in range(layout.n_blocks):
+                finish(b)
+                if progress:
+                    progress(b + 1, layout.n_blocks)
+        elif codec is None:
 
             def measure(block: int, decoded_uv: np.ndarray) -> None:
                 nonlocal clipped
@@ -468,6 +510,8 @@ def compress_file(
                 measure if accumulator else None, progress, stores_metrics,
             )  # fmt: skip
         else:
+            from eegzip.pipeline.blockcodec import encode_block  # torch: the codec only
+
             code_stats = CodeStats(codec.codebook_size, options.entropy)
             for b in range(layout.n_blocks):
                 recent[b] = encode_block(codec, layout, read, b, codebooks, grouping)
@@ -486,15 +530,15 @@ def compress_file(
             "codebooks": codebooks,
             "duration_seconds": duration,
         }
-        if codec is None:  # compact: the overall row only (short files are mostly overhead)
+        if codec is not None:
+            metrics["codes"] = code_stats.to_dict()
+        elif not without_codes:  # compact: the overall row only (short files are mostly overhead)
             if fidelity is not None:
                 metrics["fidelity"] = {k: v for k, v in fidelity.items() if k != "channels"}
             metrics["spectral"] = {
                 "step_uv": float(f"{step.step_uv:.6g}"),  # each block holds its exact step
                 "bitrate_reachable": step.reached,
             }
-        else:
-            metrics["codes"] = code_stats.to_dict()
         if stores_metrics:  # not for spectral files unmeasured, or too short to afford it
             writer.write_metrics(metrics)
         if steps is not None:
@@ -520,7 +564,11 @@ def compress_file(
         clipped_samples=clipped,
         fidelity=fidelity,
         warnings=recording_warnings(h, clipped, count_unknown)
-        + (spectral.shortfall(options.bitrate) if codec is None and not step.reached else ()),
+        + (
+            spectral.shortfall(options.bitrate)
+            if codec is None and not without_codes and not step.reached
+            else ()
+        ),
         max_error_uv=options.max_error_uv,
         residual_bytes=payload_bytes(output, "RESD", "RESP", "RESI"),
         grouping=grouping.summary(labels) if grouping else None,

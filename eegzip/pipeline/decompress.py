@@ -18,7 +18,7 @@ import numpy as np
 from eegzip.codec import registry
 from eegzip.codec import spectral as spectral_codec
 from eegzip.codec.registry import Codec
-from eegzip.container import CodeBlock, ContainerReader, RawBlock
+from eegzip.container import CodeBlock, ContainerReader, IntegerResidualBlock, RawBlock
 from eegzip.container.reader import clock
 from eegzip.container.spectral import SpectralBlock
 from eegzip.edf import EdfFile, EdfHeader, EdfWriter, parse_header
@@ -31,7 +31,6 @@ from eegzip.errors import (
 )
 from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline import spectral
-from eegzip.pipeline.blockcodec import decode_block
 from eegzip.pipeline.compress import Progress
 from eegzip.pipeline.groups import Grouping
 from eegzip.pipeline.layout import BlockLayout
@@ -229,15 +228,17 @@ def _intact_prefix(
     Returns it and how many code blocks may be used as context. A block is decoded with its
     neighbours' codes, so the block before the first damaged or missing one cannot be
     reproduced as written and is left out too: what is salvaged is exactly what a decode of
-    the undamaged file gives.
+    the undamaged file gives. The RESI blocks of an archival file without codes (1.5) each
+    decode alone: every intact one is kept.
     """
     damage: list[str] = []
     intact = 0
     last: CodeBlock | None = None
+    alone = reader.residuals_are_time_blocks
     for b in range(layout.n_blocks):
         try:
-            block = reader.code_block(b)
-            if bounded and not reader.check_residual(b):
+            block = reader.code_block(b)  # the RESI block itself, fully decoded, if alone
+            if bounded and not alone and not reader.check_residual(b):
                 raise ContainerFormatError(
                     f"{name}: the residual layer of code block {b} is missing"
                 )
@@ -250,6 +251,8 @@ def _intact_prefix(
         intact, last = intact + 1, block
     if intact == layout.n_blocks:
         records = header.n_records
+    elif alone:
+        records = layout.source_range(intact)[0] // spr
     else:
         usable = max(0, intact - 1)
         records = layout.source_range(usable)[0] // spr
@@ -345,10 +348,12 @@ class ContainerDecoder:
         meta = reader.meta
         header = parse_header(reader.edf_header, f"{name} (stored EDF header)")
         checked = ContainerMeta.read(reader, header, name)  # before any model is loaded
-        spectral_coded = meta.get("spectral") is not None
-        # An archival file of format 1.4 is restored from its RESI blocks alone: no model.
+        # The spectral codec, and archival files without codes (1.5), have no model; an
+        # archival file of format 1.4 is restored from its RESI blocks alone: no model either.
         portable = checked.bounded and not reader.residuals_need_decoder
-        codec = None if spectral_coded or portable else codec_for(meta, model, device, name)
+        codec = (
+            None if checked.model is None or portable else codec_for(meta, model, device, name)
+        )
         indices = checked.codec_channels
         channels = CodecChannels(
             indices=indices,
@@ -360,8 +365,8 @@ class ContainerDecoder:
             header=header,
             codec=codec,
             layout=(
-                checked.layout()
-                if checked.model is not None
+                checked.layout(header.record_duration)
+                if checked.model is not None or checked.without_codes
                 else spectral.layout_for(header, channels.samples_per_record)
             ),
             channels=channels,
@@ -397,16 +402,29 @@ class ContainerDecoder:
     ) -> tuple[np.ndarray, int]:
         """Block ``b``'s codec channels as digital values, and how many the codec clamped.
 
-        An archival file (1.4) restores them from its RESI block alone, by integer arithmetic;
-        older archival files correct the neural decoder's output, lossy files are that output.
+        An archival file (1.4) restores them from its RESI block alone, by integer arithmetic
+        (in a file without codes, 1.5, that block is the time block in ``window``); older
+        archival files correct the neural decoder's output, lossy files are that output.
         """
         if self.bounded and not self.reader.residual_needs_decoder(b):
-            return _residual(self.reader, b, self.name).samples(), 0
+            block = window.get(b)
+            if not isinstance(block, IntegerResidualBlock):
+                block = _residual(self.reader, b, self.name)
+            lo, hi = self.layout.source_range(b)
+            if block.residuals.shape != (len(self.channels.indices), hi - lo):
+                raise ContainerFormatError(
+                    f"{self.name}: the residual block of time block {b} holds "
+                    f"{block.residuals.shape} samples, its metadata implies "
+                    f"{(len(self.channels.indices), hi - lo)}"
+                )
+            return block.samples(), 0
         if self.codec is None:
             return self._spectral_digital(b, window.get(b), codec_signals)
         streams = len(self.grouping.members) if self.grouping else len(self.channels.indices)
         for k, code_block in window.items():
             self.meta.check_code_block(code_block, k, streams, self.name)
+        from eegzip.pipeline.blockcodec import decode_block  # torch: the codec only
+
         digital, clipped = to_digital(
             decode_block(self.codec, self.layout, window, b, self.grouping),
             codec_signals,
@@ -554,6 +572,7 @@ def decompress_file(
                 mel_sample_rate=(
                     decoder.codec.sample_rate if decoder.codec else spectral.MEL_SAMPLE_RATE
                 ),
+                mel=not decoder.bounded,  # as compression measured it
             )
             if ref
             else None

@@ -86,3 +86,19 @@ class BlockLayout:
         first = max(0, block * self.block_frames - self.context_frames)
         last = min(self.total_frames, (block + 1) * self.block_frames + self.context_frames)
         return first, last
+
+
+def record_blocks(
+    n_records: int, samples_per_record: int, record_duration: float, records_per_block: int
+) -> BlockLayout:
+    """Blocks of ``records_per_block`` whole data records at the signal's own rate, each decoded
+    alone (no context): the spectral codec's, and those of an archival file without codes."""
+    return BlockLayout(
+        up=1,
+        down=1,
+        hop=samples_per_record,
+        model_rate=max(1, round(samples_per_record / record_duration)),
+        block_frames=records_per_block,
+        context_frames=0,
+        source_samples=n_records * samples_per_record,
+    )

@@ -21,7 +21,7 @@ from eegzip.container.blocks import CodeBlock
 from eegzip.edf import MAX_SIGNALS, EdfHeader
 from eegzip.errors import ContainerFormatError
 from eegzip.pipeline.channels import uv_factor
-from eegzip.pipeline.layout import BlockLayout
+from eegzip.pipeline.layout import BlockLayout, record_blocks
 
 MAX_CODEBOOKS = 64
 MAX_CODEBOOK_SIZE = 1 << 16
@@ -123,7 +123,7 @@ class ModelRef:
 class ContainerMeta:
     """META, typed (spec §5.1); ``read`` is the only way to get one from a file."""
 
-    model: ModelRef | None  # None: not coded by a neural model (see extra)
+    model: ModelRef | None  # None: the spectral codec (extra "spectral") or archival, no codes
     codebooks_kept: int
     codec_channels: tuple[int, ...]  # EDF signal indices, in the code blocks' channel order
     codec_uv_factors: tuple[float, ...]  # physical unit → µV, per codec channel
@@ -136,13 +136,19 @@ class ContainerMeta:
     raw_block_records: int
     n_records: int
     n_signals: int
-    max_error_uv: float | None = None  # set: archival (a residual layer for every code block)
+    max_error_uv: float | None = None  # set: archival (a residual layer for every time block)
     groups: Mapping[str, Any] | None = None  # multi-channel models; Grouping.from_meta checks it
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys not listed above
 
     @property
     def bounded(self) -> bool:
         return self.max_error_uv is not None
+
+    @property
+    def without_codes(self) -> bool:
+        """An archival file without neural codes (1.5): its RESI blocks are its time blocks,
+        of ``block_frames`` data records each."""
+        return self.model is None and self.bounded
 
     @classmethod
     def parse(cls, meta: Mapping[str, Any], name: str) -> ContainerMeta:
@@ -180,7 +186,7 @@ class ContainerMeta:
         meta = cls.parse(reader.meta, name)
         meta.check(header, name)
         if reader.damage is None:
-            meta.check_blocks(reader, name)
+            meta.check_blocks(reader, header, name)
         return meta
 
     def check(self, header: EdfHeader, name: str) -> None:
@@ -208,11 +214,22 @@ class ContainerMeta:
             raise fail("codec_uv_factors do not match the codec channels' units (µV/mV/V)")
         if (self.model is None) != (self.codebooks_kept == 0):
             raise fail("codebooks_kept must be 1..n_codebooks with a model, 0 without")
+        spectral = self.extra.get("spectral") is not None
+        if spectral and (self.model is not None or self.bounded):
+            raise fail("has spectral-codec settings with a model or max_error_uv")
+        if self.model is None and not (spectral or self.bounded):
+            raise fail("names no model but neither spectral-codec settings nor max_error_uv")
+        if self.without_codes and (self.up, self.down, self.context_frames) != (1, 1, 0):
+            raise fail("of an archival file without codes must have resample 1/1, context 0")
         if (self.groups is not None) != (self.model is not None and self.model.kind == "mc"):
             raise fail("has channel groups exactly when its model is multi-channel (kind mc)")
 
-    def layout(self) -> BlockLayout:
-        """The block geometry of a neural-codec file."""
+    def layout(self, record_duration: float | None = None) -> BlockLayout:
+        """The block geometry: code frames of a neural-codec file, or data records of an
+        archival file without codes (which needs the EDF's ``record_duration``)."""
+        if self.without_codes and record_duration is not None:
+            spr = self.source_samples // self.n_records
+            return record_blocks(self.n_records, spr, record_duration, self.block_frames)
         if self.model is None:
             raise ValueError("a file without a neural model has no code-frame layout")
         return BlockLayout(
@@ -225,16 +242,23 @@ class ContainerMeta:
             source_samples=self.source_samples,
         )
 
-    def check_blocks(self, reader: ContainerReader, name: str) -> None:
-        """The number of code blocks the layout implies, and a residual layer iff archival."""
-        if self.model is None:
+    def check_blocks(self, reader: ContainerReader, header: EdfHeader, name: str) -> None:
+        """The number of time blocks the layout implies, code blocks iff a model, and a
+        residual layer iff archival."""
+        if self.model is None and not self.bounded:  # the spectral codec: checked on decoding
             return
-        expected = self.layout().n_blocks
+        if reader.residuals_are_time_blocks != self.without_codes:
+            raise ContainerFormatError(
+                f"{name}: metadata {'names no' if self.model is None else 'names a'} model but "
+                f"the file holds {'code' if self.model is None else 'no code'} blocks"
+            )
+        expected = self.layout(header.record_duration).n_blocks
+        kind = "residual" if self.without_codes else "code"
         if expected > MAX_CODE_BLOCKS:
-            raise ContainerFormatError(f"{name}: metadata implies {expected:,} code blocks")
+            raise ContainerFormatError(f"{name}: metadata implies {expected:,} {kind} blocks")
         if reader.code_block_count != expected:
             raise ContainerFormatError(
-                f"{name}: holds {reader.code_block_count} code blocks, its metadata implies "
+                f"{name}: holds {reader.code_block_count} {kind} blocks, its metadata implies "
                 f"{expected}"
             )
         if reader.has_residuals != self.bounded:

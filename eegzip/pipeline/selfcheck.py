@@ -22,7 +22,7 @@ from eegzip.pipeline.decompress import ContainerDecoder
 def check_archival(
     source: Path,
     packed: Path,
-    codec: Codec,
+    codec: Codec | None,
     steps: np.ndarray,
     *,
     header: bytes | None,

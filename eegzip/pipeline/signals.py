@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from eegzip.edf import EdfFile, SignalHeader
-from eegzip.pipeline.blockcodec import SourceReader
+
+if TYPE_CHECKING:  # blockcodec imports torch
+    from eegzip.pipeline.blockcodec import SourceReader
 
 
 @dataclass(frozen=True)

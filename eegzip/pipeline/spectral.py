@@ -26,7 +26,7 @@ from eegzip.container.format import BLOCK_OVERHEAD, RAWS
 from eegzip.container.spectral import SpectralBlock, encode_spectral_block
 from eegzip.edf import EdfHeader
 from eegzip.errors import UsageError
-from eegzip.pipeline.layout import BlockLayout
+from eegzip.pipeline.layout import BlockLayout, record_blocks
 
 if TYPE_CHECKING:  # blockcodec imports torch, which the spectral codec does not need
     from eegzip.pipeline.blockcodec import SourceReader
@@ -121,15 +121,7 @@ def check_request(
 def layout_for(header: EdfHeader, samples_per_record: int) -> BlockLayout:
     """Blocks of whole data records, about BLOCK_SECONDS each, at the signal's own rate."""
     records = max(1, round(BLOCK_SECONDS / header.record_duration))
-    return BlockLayout(
-        up=1,
-        down=1,
-        hop=samples_per_record,
-        model_rate=max(1, round(samples_per_record / header.record_duration)),
-        block_frames=records,
-        context_frames=0,
-        source_samples=header.n_records * samples_per_record,
-    )
+    return record_blocks(header.n_records, samples_per_record, header.record_duration, records)
 
 
 RAW_BLOCK_SECONDS = 3600.0

@@ -183,6 +183,11 @@ def _container_tokens(path: str | Path, source: Path, codebooks: int | None) -> 
         header = parse_header(reader.edf_header, f"{path} (stored EDF header)")
         meta = ContainerMeta.read(reader, header, str(path))
         model = meta.model
+        if model is None and meta.bounded:
+            raise UnsupportedError(
+                f"{path}: an archival file with no neural codes; compress with --codebooks N "
+                "to keep them (or run eegzip tokens on the EDF)"
+            )
         if model is None:
             raise UnsupportedError(
                 f"{path}: holds no neural codes (the spectral codec, --bitrate); tokens come "
