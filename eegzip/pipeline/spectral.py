@@ -36,9 +36,9 @@ LADDER = (15, 40, 60, 100, 200, 400, 600)
 
 DEFAULT_BITRATE = 100.0
 """What ``eegzip compress`` uses when told nothing: on the test split (benchmarks/results/
-ladder.md) PRDN 34 % on quiet rest EEG (EEGMAT, r 0.93) and 2.5 % on Guinea-Bissau, every
-band keeping ≥ 84 % of its power, files about 80x (EEGMAT, 500 Hz) and 20x (Guinea-Bissau,
-128 Hz) smaller than the EDF; a downstream classifier loses ≤ 3 points."""
+ladder.md) PRDN 21 % on quiet rest EEG (EEGMAT, r 0.975) and 2.2 % on Guinea-Bissau, every
+band keeping ≥ 85 % of its power, files about 80x (EEGMAT, 500 Hz) and 20x (Guinea-Bissau,
+128 Hz) smaller than the EDF; a downstream classifier trained on originals loses ≤ 5 points."""
 
 PAPER = "paper"
 """``--bitrate paper``: the paper's configuration, the neural codec alone with 9 × 1024 codes
