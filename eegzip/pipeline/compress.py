@@ -43,8 +43,9 @@ CONTEXT_FRAMES = 3
 ARCHIVAL_BLOCK_SECONDS = 256.0
 """Time block of an archival file without codes (whole data records): its RESI block restores
 it alone, so it is the unit of random access. Measured on rec20 and one file of each dataset of
-../shared/data (lossless and 1 µV): 256 s gave files 0.6-1.9 % smaller than 64 s; 1024 s only
-0.0-0.7 % smaller than 256 s, for four times the decoding per random access."""
+../shared/data (lossless and 1 µV): 256 s gave files 0.6-1.9 % smaller than 64 s; 1024 s at
+most 0.6 % smaller than 256 s (two of the four files larger), for four times the decoding per
+random access."""
 
 ARCHIVAL_CODEBOOKS = 1
 """Default codebooks with a residual layer: the predictive coder gets little from a finer

@@ -139,6 +139,11 @@ def grouping_from_meta(meta: dict, codec: Codec, n_channels: int, name: str) -> 
     return None if recorded is None else Grouping.from_meta(recorded, n_channels, name)
 
 
+TimeBlock = CodeBlock | SpectralBlock | IntegerResidualBlock
+"""What a time block holds: codes, the spectral codec's coefficients, or (1.5) the RESI layer of
+an archival file without codes."""
+
+
 class _RecordAssembler:
     """Collects per-signal samples and hands out whole data records."""
 
@@ -167,10 +172,10 @@ class _RecordAssembler:
 
 def _code_blocks(
     reader: ContainerReader, first: int, last: int, count: int, context: int = 1
-) -> Iterator[tuple[int, dict[int, CodeBlock | SpectralBlock]]]:
+) -> Iterator[tuple[int, dict[int, TimeBlock]]]:
     """Blocks first..last, each with a window holding it and ``context`` neighbours on either
     side among 0..count-1 (neural codes decode with their neighbours'; spectral blocks alone)."""
-    window: dict[int, CodeBlock | SpectralBlock] = {}
+    window: dict[int, TimeBlock] = {}
     for b in range(first, last + 1):
         for k in range(b - context, b + context + 1):
             if 0 <= k < count and k not in window:
@@ -398,7 +403,7 @@ class ContainerDecoder:
         return to_digital(decoded, codec_signals, self.channels.uv_factors)
 
     def _block_digital(
-        self, b: int, window: dict[int, CodeBlock], codec_signals
+        self, b: int, window: dict[int, TimeBlock], codec_signals
     ) -> tuple[np.ndarray, int]:
         """Block ``b``'s codec channels as digital values, and how many the codec clamped.
 
