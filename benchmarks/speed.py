@@ -36,6 +36,9 @@ MINUTES = 20
 RATE = 256
 NEURAL = "eegzip compress --codebooks 9 --no-metrics (neural codec)"
 NEURAL_METRICS = "eegzip compress --codebooks 9 (neural codec, with metrics)"
+LOSSLESS = "eegzip compress --lossless --no-metrics"
+BOUNDED = "eegzip compress --max-error 1 --no-metrics"
+LOSSLESS_DECOMPRESS = "eegzip decompress (lossless file)"
 UNDER_LOAD = (
     "zstd -19",
     "eegzip compress --no-metrics",
@@ -221,6 +224,12 @@ def main() -> None:
                 f"{tmp}/back.edf",
                 "--force",
             ],
+            LOSSLESS: [*eegzip, "compress", str(edf), "-o", f"{tmp}/l.eegc", "--force",
+                       "--lossless", "--no-metrics"],
+            BOUNDED: [*eegzip, "compress", str(edf), "-o", f"{tmp}/e.eegc", "--force",
+                      "--max-error", "1", "--no-metrics"],
+            LOSSLESS_DECOMPRESS: [*eegzip, "decompress", f"{tmp}/l.eegc", "-o",
+                                  f"{tmp}/lback.edf", "--force"],  # fmt: skip
             "python -c 'import eegzip.cli' (start-up)": [sys.executable, "-c", "import eegzip.cli"],
             "eegzip --help": [*eegzip, "--help"],
             "eegzip info": [*eegzip, "info", f"{tmp}/a.eegc"],
@@ -239,7 +248,11 @@ def main() -> None:
             "zstd -19": Path(f"{tmp}/rec.zst").stat().st_size,
             "xz -9": Path(f"{tmp}/rec.xz").stat().st_size,
             "eegc": Path(f"{tmp}/a.eegc").stat().st_size,
+            "eegc --lossless": Path(f"{tmp}/l.eegc").stat().st_size,
+            "eegc --max-error 1": Path(f"{tmp}/e.eegc").stat().st_size,
         }
+        if Path(f"{tmp}/lback.edf").read_bytes() != edf.read_bytes():
+            raise SystemExit("the lossless round trip is not byte-identical")
     best = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
     peak = {name: max(r["peak_rss_mb"] for r in rs) for name, rs in runs.items()}
     zstd = best["zstd -19"]
@@ -276,6 +289,10 @@ def main() -> None:
             / busy_zstd,
             "one_core_busy_decompress_vs_zstd": best["eegzip decompress, one core busy"]
             / busy_zstd,
+            "lossless_compress_vs_zstd": best[LOSSLESS] / zstd,
+            "max_error_1_compress_vs_zstd": best[BOUNDED] / zstd,
+            "lossless_decompress_vs_zstd": best[LOSSLESS_DECOMPRESS] / zstd,
+            "lossless_compress_mb_per_second": sizes["edf"] / 1e6 / best[LOSSLESS],
             "help_seconds": best["eegzip --help"],
             "info_seconds": best["eegzip info"],
             "peak_rss_mb_max": max(peak[k] for k in peak if k.startswith(("eegzip", "decomp"))),

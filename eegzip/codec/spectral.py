@@ -182,8 +182,10 @@ def encode(
     if band_target is None:
         gains, noise = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     else:
-        c_hat = dequantise(q, step_uv, recon)
-        gains, noise = _band_adjustments(c, c_hat, q, bins, step_uv, band_target)
+        top = bins[-1][1]  # bins above gamma's edge play no part: a third of the work or less
+        c_hat = dequantise(q[..., :top], step_uv, recon)
+        gains, noise = _band_adjustments(c[..., :top], c_hat, q[..., :top], bins, step_uv,
+                                         band_target)  # fmt: skip
     return SpectralBlock(
         index=index,
         start_seconds=start_seconds,

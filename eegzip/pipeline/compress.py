@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eegzip.codec import registry
 from eegzip.codec.registry import Codec
 from eegzip.container import ContainerReader, ContainerWriter, IntegerResidualBlock, RawBlock
 from eegzip.container.format import MAX_SAMPLES_PER_BLOCK
@@ -438,6 +439,8 @@ def compress_file(
             if options.measure
             else None
         )
+        if accumulator is not None and not archival:
+            registry.bound_torch_threads()  # the mel loss: torch's second thread stalls when busy
         steps = (
             channels.residual_steps(codec_signals, options.max_error_uv)
             if options.max_error_uv is not None

@@ -582,6 +582,8 @@ def decompress_file(
             if ref
             else None
         )
+        if accumulator is not None and not decoder.bounded:
+            registry.bound_torch_threads()  # as compress does for the mel loss
         clipped = 0
         b_first = layout.block_of(first * spr)
         b_total = layout.block_of(stop * spr - 1) - b_first + 1

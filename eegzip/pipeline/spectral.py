@@ -62,8 +62,14 @@ SAMPLE_BLOCKS = 6
 SEARCH_OCTAVES = 12
 """Steps are searched within 2**±12 of the sampled coefficients' spread."""
 
-BRACKET_OCTAVES = 2
-"""How far each encoding moves the step until the budget is bracketed."""
+BRACKET_OCTAVES = 4
+"""The furthest one encoding moves the step while the budget is not yet bracketed."""
+
+SLOPE_GUESS = -1.0
+"""d log(bytes) / d log(step) assumed after the first encoding; later ones use the secant of
+the last two (kept within SLOPE_LIMITS). Measured: -0.6 to -1.6 on ../shared/data."""
+
+SLOPE_LIMITS = (0.3, 4.0)
 
 RATE_TOLERANCE = 0.003
 """The search stops once the estimated bytes are within 0.3 % below the budget."""
@@ -238,27 +244,31 @@ def _search(
 
     log_step = math.log(spread)
     finest, coarsest = log_step - SEARCH_OCTAVES * LN2, log_step + SEARCH_OCTAVES * LN2
+    aim = math.log(max(1.0, (1 - RATE_TOLERANCE / 2) * budget_bytes))  # <= 0: nothing fits
     fits: tuple[float, float, dict] | None = None  # finest step within budget: log, bytes, blocks
     over: tuple[float, float] | None = None  # coarsest step over budget: log, bytes
+    tried: list[tuple[float, float]] = []  # (log step, log bytes)
     for _ in range(MAX_ENCODINGS):
         total, blocks = coded_at(log_step)
+        tried.append((log_step, math.log(max(total, 1.0))))
         if total <= budget_bytes:
             if fits is None or log_step < fits[0]:
                 fits = (log_step, total, blocks)
         elif over is None or log_step > over[0]:
             over = (log_step, total)
-        if fits is None:  # everything tried is over budget: coarser, up to the coarsest
-            if log_step >= coarsest:
+        if fits is None or over is None:  # not bracketed yet: extrapolate towards the budget
+            if log_step >= coarsest if fits is None else log_step <= finest:
                 break
-            log_step = min(coarsest, log_step + BRACKET_OCTAVES * LN2)
-        elif over is None:  # everything tried fits: finer, down to the finest
-            if log_step <= finest:
-                break
-            log_step = max(finest, log_step - BRACKET_OCTAVES * LN2)
+            slope = SLOPE_GUESS
+            if len(tried) > 1 and tried[-1][0] != tried[-2][0]:
+                slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
+                slope = min(-SLOPE_LIMITS[0], max(-SLOPE_LIMITS[1], slope))
+            move = (aim - tried[-1][1]) / slope
+            move = math.copysign(min(max(abs(move), LN2 / 4), BRACKET_OCTAVES * LN2), move)
+            log_step = min(coarsest, max(finest, log_step + move))
         else:
             if fits[1] >= (1 - RATE_TOLERANCE) * budget_bytes or fits[0] - over[0] < 1e-6:
                 break
-            aim = math.log((1 - RATE_TOLERANCE / 2) * budget_bytes)
             share_of_gap = (math.log(fits[1]) - aim) / (math.log(fits[1]) - math.log(over[1]))
             share_of_gap = min(0.9, max(0.1, share_of_gap))
             log_step = fits[0] + share_of_gap * (over[0] - fits[0])
