@@ -66,7 +66,7 @@ def _r(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-@pytest.mark.parametrize("bitrate", [40, 200])
+@pytest.mark.parametrize("bitrate", [40, 60, 100, 200, 400, 600])  # every rung from 40 up
 def test_sines_keep_their_waveform_and_power(tmp_path: Path, bitrate: float) -> None:
     """Issue 14: from 40 bit/s/ch up, 1-30 Hz sines of 10-200 µV come back with r ≥ 0.95 and
     power within 0.8-1.25 (the neural codec kept 0.3 % of a 10 Hz sine's power)."""
@@ -81,7 +81,10 @@ def test_sines_keep_their_waveform_and_power(tmp_path: Path, bitrate: float) -> 
             assert 0.8 <= power <= 1.25, (freq, amplitude, power)
 
 
-@pytest.mark.parametrize(("bitrate", "least_r"), [(40, 0.85), (200, 0.95)])
+@pytest.mark.parametrize(
+    ("bitrate", "least_r"),
+    [(40, 0.85), (60, 0.85), (100, 0.85), (200, 0.95), (400, 0.95), (600, 0.95)],
+)
 def test_sines_over_pink_noise(tmp_path: Path, bitrate: float, least_r: float) -> None:
     rng = np.random.default_rng(3)
     t = np.arange(600 * RATE) / RATE
