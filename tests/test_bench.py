@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from eegzip.bench.archival import (
     lossy_name,
     measure_archival,
 )
-from eegzip.bench.baselines import flac_decode, flac_encode, measure_baselines
+from eegzip.bench.baselines import flac_decode, flac_encode, measure_baselines, wavpack_encode
 from eegzip.bench.crossval import make_splits
 from eegzip.bench.features import EpochFeatures
 from eegzip.bench.signals import read_codec_signals
@@ -34,6 +36,9 @@ from eegzip.cli import app
 from eegzip.cli_bench import parse_bounds, parse_codebooks
 from eegzip.edf import EdfFile, build_header
 from eegzip.metrics import prdn
+
+WAVPACK = ["wavpack-hh-x6"] if shutil.which("wavpack") else []
+"""The archival bench adds WavPack where the program is installed."""
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +75,23 @@ def test_flac_decodes_back_to_the_digital_samples(eegmat_file):
     assert np.array_equal(flac_decode(stream, 16), digital)
     bdf_like = np.random.default_rng(0).integers(-(2**23), 2**23, 5000)
     assert np.array_equal(flac_decode(flac_encode(iter([bdf_like]), 2048, 24), 24), bdf_like)
+
+
+@pytest.mark.skipif(not shutil.which("wvunpack"), reason="WavPack is not installed")
+def test_wavpack_baseline_is_a_lossless_copy(tmp_path):
+    """The WavPack baseline must hold the samples, or its size would flatter the baseline."""
+    rng = np.random.default_rng(1)
+    for bits, samples in ((16, np.cumsum(rng.integers(-40, 41, 9000)).astype(np.int64)),
+                          (24, rng.integers(-(2**23), 2**23, 5000))):  # fmt: skip
+        stream = tmp_path / "s.wv"
+        stream.write_bytes(wavpack_encode(iter([samples[:3000], samples[3000:]]), 256, bits))
+        raw = tmp_path / "s.raw"
+        subprocess.run(["wvunpack", "-q", "-y", "--raw", str(stream), "-o", str(raw)], check=True)
+        width = bits // 8
+        data = np.frombuffer(raw.read_bytes(), np.uint8).reshape(-1, width).astype(np.int64)
+        words = sum(data[:, k] << (8 * k) for k in range(width))
+        decoded = np.where(words >= 1 << (bits - 1), words - (1 << bits), words)
+        assert np.array_equal(decoded, samples), bits
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +250,8 @@ def test_archival_modes_keep_their_promises_and_compress(short_edf, codec):
     assert [c.bound_uv for c in entry.checks] == [0.0, 1.0]
     assert 0 < entry.checks[1].max_error_uv <= 1.0
     ratios = run.overall().ratios()
-    assert list(ratios) == ["zstd-19", "xz-9", "flac-8", "eegzip lossless", "eegzip ±1 µV",
-                            "eegzip lossy (9 codebooks)"]  # fmt: skip
+    assert list(ratios) == ["zstd-19", "xz-9", "flac-8", *WAVPACK, "eegzip lossless",
+                            "eegzip ±1 µV", "eegzip lossy (9 codebooks)"]  # fmt: skip
     assert 1 < ratios["eegzip lossless"] < ratios["eegzip ±1 µV"] < ratios[lossy_name(codec)]
     assert ratios["eegzip lossless"] > ratios["zstd-19"]
 
@@ -277,7 +299,7 @@ def test_bench_archival_command_json(short_edf):
     assert group["name"] == short_edf.parent.name and group["files"] == 1
     overall = archival["overall"]
     assert overall["ratio"]["eegzip lossless"] > 1 and overall["ratio"]["eegzip ±1 µV"] > 1
-    assert set(overall["lossless_vs"]) == {"flac-8", "zstd-19"}
+    assert set(overall["lossless_vs"]) == {"flac-8", "zstd-19", *WAVPACK}
     (entry,) = archival["files"]
     assert all(c["ok"] for c in entry["checks"]) and entry["group"] == group["name"]
 

@@ -1,6 +1,7 @@
 """The archival modes on the same files as the lossless baselines (``eegzip bench --archival``).
 
-Per file: the EDF's bytes, zstd -19, xz -9 and FLAC -8 (``measure_baselines``), eegzip with a
+Per file: the EDF's bytes, zstd -19, xz -9, FLAC -8 and WavPack -hh -x6 where the program is
+installed (``measure_baselines``), eegzip with a
 residual layer at each bound (0 = ``--lossless``, else ``--max-error E`` µV: as eegzip writes
 them by default, without neural codes, 1.5) and once lossy with all codebooks for reference.
 Each archival file is decompressed and its promise checked on what a user gets back, so a
@@ -29,8 +30,8 @@ from eegzip.edf import EdfFile
 from eegzip.errors import EegzipError
 from eegzip.pipeline.compress import CompressOptions, Progress, plan_channels
 
-VERSUS = ("flac-8", "zstd-19")
-"""The baselines lossless eegzip is reported against (issue #6)."""
+VERSUS = ("flac-8", "wavpack-hh-x6", "zstd-19")
+"""The baselines lossless eegzip is reported against (issues #6, #16; WavPack where installed)."""
 RELATIVE_SLACK = 1e-9
 """Slack on a bound: the quantiser step is floor(E / gain + 1e-9), and physical values are
 floats; an EDF's resolution is many orders coarser, so this hides no real excess."""
@@ -290,7 +291,7 @@ def measure_file(
             progress(done, steps)
 
     sizes = {"edf": path.stat().st_size}
-    sizes.update({b.name: b.bytes for b in measure_baselines(path)})
+    sizes.update({b.name: b.bytes for b in measure_baselines(path, wavpack=True)})
     step()
     checks = []
     with TemporaryDirectory(prefix="eegzip-archival-") as workdir:

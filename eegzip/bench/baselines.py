@@ -3,13 +3,18 @@
 FLAC codes each non-annotation signal as a mono stream of its digital samples (16-bit for EDF,
 24-bit for BDF) at its rate rounded to an integer Hz (the rate is only metadata to FLAC). The
 FLAC total adds the header bytes as they are and the annotation signals' bytes through zstd -19,
-so it stands for a complete lossless copy like the other two.
+so it stands for a complete lossless copy like the other two. WavPack (``wavpack -hh -x6``,
+its strongest lossless setting, when the ``wavpack`` program is installed) codes the same
+streams the same way: raw PCM, mono, one stream per signal.
 """
 
 from __future__ import annotations
 
 import io
 import lzma
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +31,8 @@ ZSTD_LEVEL = 19
 XZ_PRESET = 9
 FLAC_LEVEL = 1.0
 """libsndfile's FLAC compression level on its 0..1 scale, which it maps onto FLAC's 0..8."""
+WAVPACK = "wavpack"
+WAVPACK_OPTIONS = ("-hh", "-x6", "-q", "-y")
 CHUNK_BYTES = 1 << 20
 CHUNK_SAMPLES = 1 << 20
 
@@ -108,8 +115,27 @@ def _signal_pieces(edf: EdfFile, index: int) -> Iterator[np.ndarray]:
         yield edf.read_digital(index, start, min(h.n_records, start + step))
 
 
-def flac_size(path: Path) -> int:
-    """Header bytes + FLAC of every signal + zstd of the annotation signals."""
+def wavpack_encode(pieces: Iterator[np.ndarray], rate: float, bits: int) -> bytes:
+    """One mono WavPack stream (``-hh -x6``) of integer samples that fit in ``bits`` bits."""
+    width = bits // 8
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, packed = Path(tmp) / "signal.raw", Path(tmp) / "signal.wv"
+        with raw.open("wb") as f:
+            for piece in pieces:
+                words = (np.asarray(piece, dtype=np.int64) & ((1 << bits) - 1)).astype("<u4")
+                f.write(words.view(np.uint8).reshape(-1, 4)[:, :width].tobytes())
+        subprocess.run(
+            [WAVPACK, *WAVPACK_OPTIONS, f"--raw-pcm={max(1, round(rate))},{bits},1", str(raw),
+             "-o", str(packed)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return packed.read_bytes()
+
+
+def _lossless_copy_size(
+    path: Path, encode: Callable[[Iterator[np.ndarray], float, int], bytes]
+) -> int:
+    """Header bytes + ``encode`` of every signal + zstd of the annotation signals."""
     with EdfFile.open(path) as edf:
         h = edf.header
         size = len(edf.raw_header)
@@ -118,8 +144,18 @@ def flac_size(path: Path) -> int:
             if signal.is_annotation:
                 size += zstd_size(iter([edf.read_raw_signal_bytes(i)]))
             else:
-                size += len(flac_encode(_signal_pieces(edf, i), h.sample_rate(i), bits))
+                size += len(encode(_signal_pieces(edf, i), h.sample_rate(i), bits))
         return size
+
+
+def flac_size(path: Path) -> int:
+    """Header bytes + FLAC of every signal + zstd of the annotation signals."""
+    return _lossless_copy_size(path, flac_encode)
+
+
+def wavpack_size(path: Path) -> int:
+    """Header bytes + WavPack of every signal + zstd of the annotation signals."""
+    return _lossless_copy_size(path, wavpack_encode)
 
 
 def _timed(name: str, measure: Callable[[], int]) -> BaselineResult:
@@ -128,10 +164,14 @@ def _timed(name: str, measure: Callable[[], int]) -> BaselineResult:
     return BaselineResult(name, size, time.perf_counter() - started)
 
 
-def measure_baselines(path: Path) -> list[BaselineResult]:
-    """zstd -19, xz -9 and FLAC -8 sizes of one EDF/BDF file, each with its compression time."""
-    return [
+def measure_baselines(path: Path, wavpack: bool = False) -> list[BaselineResult]:
+    """zstd -19, xz -9 and FLAC -8 sizes of one EDF/BDF file, each with its compression time;
+    with ``wavpack`` also WavPack -hh -x6 if the program is installed."""
+    results = [
         _timed("zstd-19", lambda: zstd_size(_chunks(path))),
         _timed("xz-9", lambda: xz_size(_chunks(path))),
         _timed("flac-8", lambda: flac_size(path)),
     ]
+    if wavpack and shutil.which(WAVPACK):
+        results.append(_timed("wavpack-hh-x6", lambda: wavpack_size(path)))
+    return results
