@@ -460,6 +460,13 @@ def _print_compressed(r: dict, model_name: str) -> None:
         errors.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 
 
+def _blocks(info: dict) -> str:
+    """'5 blocks of 256 s' (the last one may be shorter), '1 block of 182 s'."""
+    n = info["code_blocks"]
+    seconds = min(info["block_seconds"], info["recording"]["duration_seconds"])
+    return f"{n} block{'s' if n != 1 else ''} of {seconds:.0f} s"
+
+
 def _bound(max_error_uv: float) -> str:
     return "lossless" if max_error_uv == 0 else f"every sample within ±{max_error_uv:g} µV"
 
@@ -597,13 +604,13 @@ def info(
         if r["spectral"]:
             console.print(
                 f"  spectral codec · target {r['spectral']['bitrate']:g} bit/s per channel, "
-                f"reached {r['bits_per_second_per_channel']:.1f} · {r['code_blocks']} blocks",
+                f"reached {r['bits_per_second_per_channel']:.1f} · {_blocks(r)}",
                 highlight=False,
             )
         elif not model:
             console.print(
                 f"  archival, no model (no neural codes): {_bound(r['max_error_uv'])} · "
-                f"{r['code_blocks']} blocks of {r['block_seconds']:.0f} s · "
+                f"{_blocks(r)} · "
                 f"{r['bits_per_second_per_channel']:.1f} bit/s per channel",
                 highlight=False,
             )
@@ -612,8 +619,8 @@ def info(
                 f"  model {model.get('name')} (sha256 {str(model.get('sha256'))[:16]}…), "
                 f"{r['codebooks_kept']}/{model.get('n_codebooks')} codebooks × "
                 f"{model.get('codebook_size')}, {model.get('sample_rate')} Hz, hop "
-                f"{model.get('hop_length')} · {r['code_blocks']} blocks of "
-                f"{r['block_seconds']:.0f} s · {r['bits_per_second_per_channel']:.1f} bit/s per "
+                f"{model.get('hop_length')} · {_blocks(r)} · "
+                f"{r['bits_per_second_per_channel']:.1f} bit/s per "
                 "channel",
                 highlight=False,
             )
