@@ -84,11 +84,13 @@ def report(command: str, model: str, rows: list[Totals]) -> str:
     for row in rows:
         cells = " | ".join(f"{r:.2f}×" for r in row.ratios().values())
         lines.append(f"| {row.name} | {row.files} | {cells} |")
+    baselines = list(rows[0].versus()) if rows else []
     lines += ["", "eegzip lossless against the lossless baselines (ratio / baseline's ratio):", "",
-              "| dataset | vs flac-8 | vs zstd-19 |", "|---|---|---|"]  # fmt: skip
+              "| dataset | " + " | ".join(f"vs {b}" for b in baselines) + " |",
+              "|---|" + "---|" * len(baselines)]  # fmt: skip
     for row in rows:
         vs = row.versus()
-        lines.append(f"| {row.name} | {vs['flac-8']:.3f} | {vs['zstd-19']:.3f} |")
+        lines.append(f"| {row.name} | " + " | ".join(f"{vs[b]:.3f}" for b in baselines) + " |")
     return "\n".join(lines) + "\n"
 
 
