@@ -203,16 +203,22 @@ def choose_step(
     ways = [True] if n_channels > 1 else [False]
     if n_channels > 1 and 2 * n_channels**2 * n > TRANSFORM_CHECK_SHARE * budget_bytes:
         ways.append(False)
-    choices = []
-    for decorrelate in ways:
-        analyses = {b: spectral.analyse(x, sample_rate, decorrelate) for b, x in sampled.items()}
-        choice = _search(analyses, layout, header, budget_bytes, band_target, decorrelate)
+    choices = [
+        _search(
+            {b: spectral.analyse(x, sample_rate, decorrelate) for b, x in sampled.items()},
+            layout, header, budget_bytes, band_target, decorrelate,
+        )  # fmt: skip
+        for decorrelate in ways
+    ]
+
+    def rank(choice: StepChoice) -> tuple[bool, float]:
         error = sum(
             float(np.sum((sampled[b] - spectral.decode(block, sample_rate)) ** 2))
             for b, block in choice.coded.items()
         )
-        choices.append((not choice.reached, error, choice))
-    return min(choices, key=lambda c: c[:2])[2]
+        return not choice.reached, error
+
+    return choices[0] if len(choices) == 1 else min(choices, key=rank)
 
 
 def _search(
