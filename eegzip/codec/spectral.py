@@ -171,8 +171,9 @@ def encode(
 ) -> SpectralBlock:
     """An analysed block (``analyse``) at quantiser step ``step_uv``.
 
-    With ``band_target`` (a share of power, e.g. 0.85), every EEG band of every channel keeps at
-    least that share of its power in the reconstruction.
+    With ``band_target`` (a share of power, e.g. 0.85), every EEG band of every coded row (a
+    channel, or a component of XFRC) keeps at least that share of its power; the channels' bands
+    then keep about as much (0.84 or more at 40 bit/s/ch on the test split).
     """
     c, window = analysis.coefficients, analysis.window
     q = quantise(c, step_uv, dead_zone)
