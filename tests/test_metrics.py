@@ -399,3 +399,20 @@ def test_accumulator_errors() -> None:
         accumulator.update(np.zeros((3, 10)), np.zeros((3, 10)))
     with pytest.raises(ValueError, match="equal"):
         compare(np.zeros((1, 10)), np.zeros((1, 11)), FS)
+
+
+@pytest.mark.parametrize(
+    ("n", "rate"), [(10_000, 256.0), (1_500, 500.0), (700, 250.0), (4_097, 128.0)]
+)
+def test_welch_psd_is_scipys_welch(n: int, rate: float) -> None:
+    """The numpy Welch estimate equals scipy.signal.welch with the pinned parameters, short
+    signals (zero-padded to one 4-s segment) included."""
+    from scipy.signal import welch
+
+    x = np.random.default_rng(n).standard_normal((3, n)) * 20 + 5
+    freqs, psd = welch_psd(x, rate)
+    nfft = round(4 * rate)
+    nperseg = min(nfft, n)
+    ref_freqs, ref = welch(x, fs=rate, window="hann", nperseg=nperseg, noverlap=nperseg // 2,
+                           nfft=nfft, detrend="constant", scaling="density", axis=-1)  # fmt: skip
+    assert np.allclose(freqs, ref_freqs) and np.allclose(psd, ref, rtol=1e-9, atol=0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
 
 
 def rate_ratio(source_rate: float, target_rate: float) -> tuple[int, int]:
@@ -19,4 +18,6 @@ def resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
     """Resample along the last axis; identity (no copy of the filter path) when up == down."""
     if up == down:
         return np.asarray(x, dtype=np.float64)
+    from scipy.signal import resample_poly  # here: the ladder never resamples (0.6-0.9 s)
+
     return resample_poly(np.asarray(x, dtype=np.float64), up, down, axis=-1)
