@@ -147,6 +147,14 @@ def _edf_files(paths: list[Path], limit: int | None) -> list[Path]:
     return items
 
 
+def _by_folder(items: list[Path]) -> dict[str, list[Path]]:
+    """Files grouped by the name of their folder (a dataset), in order."""
+    groups: dict[str, list[Path]] = {}
+    for item in items:
+        groups.setdefault(item.resolve().parent.name, []).append(item)
+    return groups
+
+
 def _run_bench(
     paths: list[Path],
     codec: Codec,
@@ -203,10 +211,7 @@ def _run_archival(
     from eegzip import cli
     from eegzip.bench.archival import measure_archival
 
-    items = _edf_files(paths, limit)
-    groups: dict[str, list[Path]] = {}
-    for item in items:
-        groups.setdefault(item.resolve().parent.name, []).append(item)
+    groups = _by_folder(_edf_files(paths, limit))
     with cli._progress(show) as task:
         run = measure_archival(groups, codec, bounds, task=task, grouping=grouping, keep_going=True)
     exit_code = 0
@@ -255,11 +260,8 @@ def _run_ladder(
     from eegzip import cli
     from eegzip.bench.ladder import measure_ladder
 
-    groups: dict[str, list[Path]] = {}
-    for item in _edf_files(paths, limit):
-        groups.setdefault(item.resolve().parent.name, []).append(item)
     with cli._progress(show) as task:
-        return measure_ladder(groups, bitrates, task=task)
+        return measure_ladder(_by_folder(_edf_files(paths, limit)), bitrates, task=task)
 
 
 def parse_bitrates(text: str) -> tuple[float, ...]:
