@@ -242,7 +242,9 @@ def main() -> None:
             for name in UNDER_LOAD:
                 busy = [measure(commands[name]) for _ in range(args.repeats)]
                 runs[f"{name}, one core busy"] = busy
-        in_process = None if args.no_random_access else random_access(args, runs, Path(tmp))
+        hour = build_recording(args.data, Path(tmp) / "rec60min.edf", minutes=60)
+        archival = archival_rates(hour, edf, Path(tmp), args.repeats)
+        in_process = None if args.no_random_access else random_access(args, runs, hour, Path(tmp))
         sizes = {
             "edf": edf.stat().st_size,
             "zstd -19": Path(f"{tmp}/rec.zst").stat().st_size,
@@ -270,6 +272,7 @@ def main() -> None:
         "peak_rss_mb": peak,
         "runs": runs,
         "random_access_in_process": in_process,
+        "archival_rates_60min_in_process": archival,
         "targets": {
             "compress_no_metrics_vs_zstd": best["eegzip compress --no-metrics"] / zstd,
             "compress_with_metrics_vs_zstd": best["eegzip compress (with metrics)"] / zstd,
@@ -316,10 +319,45 @@ def main() -> None:
     )
 
 
-def random_access(args: argparse.Namespace, runs: dict[str, list[dict]], tmp: Path) -> dict:
+def archival_rates(hour: Path, warm_up: Path, tmp: Path, repeats: int) -> dict:
+    """MB/s of --lossless and --max-error 1 on the 60-minute recording, compress and
+    decompress, in this process on one core, start-up excluded: a first compress and
+    decompress of the 20-minute file has imported everything and compiled the kernels."""
+    import eegzip
+
+    warm = eegzip.compress(warm_up, tmp / "warm.eegc", max_error_uv=0, measure=False, force=True)
+    eegzip.decompress(warm.output, tmp / "warm.edf", force=True)
+    mb = hour.stat().st_size / 1e6
+    rates: dict[str, dict] = {"edf_mb": mb}
+    for name, error_uv in (("--lossless", 0.0), ("--max-error 1", 1.0)):
+        out = tmp / f"hour{error_uv:g}.eegc"
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            eegzip.compress(hour, out, max_error_uv=error_uv, measure=False, force=True)
+            seconds.append(time.perf_counter() - start)
+        back = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            eegzip.decompress(out, tmp / "hour_back.edf", force=True)
+            back.append(time.perf_counter() - start)
+        if not error_uv and (tmp / "hour_back.edf").read_bytes() != hour.read_bytes():
+            raise SystemExit("the lossless round trip of the hour is not byte-identical")
+        rates[name] = {
+            "compress_seconds": min(seconds),
+            "compress_mb_per_second": mb / min(seconds),
+            "decompress_seconds": min(back),
+            "decompress_mb_per_second": mb / min(back),
+            "eegc_bytes": out.stat().st_size,
+        }
+    return rates
+
+
+def random_access(
+    args: argparse.Namespace, runs: dict[str, list[dict]], hour: Path, tmp: Path
+) -> dict:
     """Full and 1-minute-window decodes of a 60-minute recording (runs gets the CLI runs)."""
     eegzip = [sys.executable, "-m", "eegzip"]
-    hour = build_recording(args.data, tmp / "rec60min.edf", minutes=60)
     hour_eegc = f"{tmp}/hour.eegc"
     measure([*eegzip, "compress", str(hour), "-o", hour_eegc, "--no-metrics"])
     runs["decompress 60 min"] = [

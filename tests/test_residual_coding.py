@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from eegzip.container.entropy import (
-    bit_length,
+    _pack_raw,
     decode_errors,
     detokenize,
     encode_errors,
@@ -108,9 +108,9 @@ def test_entropy_layer_round_trips_all_of_int64(errors: np.ndarray) -> None:
 
 def test_tokens_are_exact_at_powers_of_two() -> None:
     u = np.array([0, 15, 16, 17, 2**53 - 1, 2**53, 2**53 + 1, 2**63, 2**64 - 1], np.uint64)
-    assert bit_length(u).tolist() == [0, 4, 5, 5, 53, 54, 54, 64, 64]
-    token, _, raw = tokenize(u)
-    assert token.max() < RESP_TOKENS and np.array_equal(detokenize(token, raw), u)
+    token, n_raw, raw = tokenize(u)
+    assert (n_raw + 3).tolist() == [3, 3, 5, 5, 53, 54, 54, 64, 64]  # bit length where coded
+    assert token.max() < RESP_TOKENS and np.array_equal(detokenize(token, _pack_raw(raw, n_raw)), u)
     e = np.array([0, -1, 1, -(2**63), 2**63 - 1], np.int64)
     assert zigzag(e).tolist() == [0, 1, 2, 2**64 - 1, 2**64 - 2]
     assert np.array_equal(unzigzag(zigzag(e)), e)

@@ -55,7 +55,7 @@ try:
     app(sys.argv[1:], prog_name="eegzip")
 except SystemExit as done:
     assert not done.code, done.code
-heavy = sorted(m for m in ("torch", "scipy") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "scipy", "numba") if m in sys.modules)
 print("heavy=" + ",".join(heavy))
 """
 

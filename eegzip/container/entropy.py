@@ -41,43 +41,27 @@ def unzigzag(u: np.ndarray) -> np.ndarray:
     return (u >> np.uint64(1)).astype(np.int64) ^ -(u & np.uint64(1)).astype(np.int64)
 
 
-def bit_length(u: np.ndarray) -> np.ndarray:
-    """Exact bit length of uint64 values (float log2 alone rounds near powers of two)."""
-    n = np.zeros(u.shape, np.int64)
-    nonzero = u > 0
-    guess = np.floor(np.log2(u[nonzero].astype(np.float64))).astype(np.int64)
-    guess = np.clip(guess, 0, 63)
-    v = u[nonzero]
-    guess -= (v >> guess.astype(np.uint64)) == 0
-    guess += (guess < 63) & ((v >> np.minimum(guess + 1, 63).astype(np.uint64)) != 0)
-    n[nonzero] = guess + 1
-    return n
-
-
 def tokenize(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(token, number of raw bits, raw bits) of each value.
 
     Below RESP_DIRECT_TOKENS the token is the value; above, 16 + 4·(n − 4) + the two bits after
     the leading one, where n + 1 is the bit length, and the n − 2 lower bits are raw.
     """
-    n = bit_length(u) - 1
-    big = u >= RESP_DIRECT_TOKENS
-    n_raw = np.where(big, n - 2, 0)
-    top = (u >> np.maximum(n_raw, 0).astype(np.uint64)) & np.uint64(3)
-    coded = RESP_DIRECT_TOKENS + 4 * (n - 4) + top.astype(np.int64)
-    token = np.where(big, coded, u.astype(np.int64))
-    raw = u & ((np.uint64(1) << n_raw.astype(np.uint64)) - np.uint64(1))
-    return token, n_raw, raw
+    from . import kernels  # numba: imported only where values are coded (not by --help, info)
+
+    return kernels.tokenize(np.ascontiguousarray(u, np.uint64).reshape(-1), RESP_DIRECT_TOKENS)
 
 
-def raw_bit_count(token: np.ndarray) -> np.ndarray:
-    return np.where(token < RESP_DIRECT_TOKENS, 0, (token - RESP_DIRECT_TOKENS) // 4 + 2)
+def detokenize(token: np.ndarray, data: bytes) -> np.ndarray:
+    """The values from their tokens and the raw bits (``data``, exactly as _pack_raw wrote)."""
+    from . import kernels
 
-
-def detokenize(token: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    n_raw = raw_bit_count(token)
-    top = np.where(token < RESP_DIRECT_TOKENS, token, 4 + (token - RESP_DIRECT_TOKENS) % 4)
-    return (top.astype(np.uint64) << n_raw.astype(np.uint64)) | raw
+    packed = np.frombuffer(data, np.uint8)
+    u, total = kernels.detokenize(np.ascontiguousarray(token, np.int64), packed, RESP_DIRECT_TOKENS)
+    if u.size != token.size:
+        raise ValueError(f"raw bits take {len(data)} bytes of which all past bit {total} must be "
+                         "zero padding")  # fmt: skip
+    return u
 
 
 def contexts_for(u: np.ndarray, partition: int) -> np.ndarray:
@@ -205,31 +189,11 @@ def decode_errors(data: bytes, n_channels: int, n_samples: int, partition: int) 
                 token[where] = _decode_adaptive(decoder, where.size, prior)
     except CODER_ERRORS as exc:
         raise ValueError(f"bad range-coded stream: {exc}") from None
-    raw = _unpack_raw(data[end:], raw_bit_count(token))
-    return unzigzag(detokenize(token, raw)).reshape(n_channels, n_samples)
+    return unzigzag(detokenize(token, data[end:])).reshape(n_channels, n_samples)
 
 
 def _pack_raw(raw: np.ndarray, n_raw: np.ndarray) -> bytes:
     """Each value's n_raw low bits, most significant first, concatenated and zero-padded."""
-    starts = np.cumsum(n_raw) - n_raw
-    bits = np.zeros(int(n_raw.sum()), np.uint8)
-    for b in range(int(n_raw.max(initial=0))):
-        has = n_raw > b
-        shift = (n_raw[has] - 1 - b).astype(np.uint64)
-        bits[starts[has] + b] = ((raw[has] >> shift) & np.uint64(1)).astype(np.uint8)
-    return np.packbits(bits).tobytes()
+    from . import kernels
 
-
-def _unpack_raw(data: bytes, n_raw: np.ndarray) -> np.ndarray:
-    total = int(n_raw.sum())
-    if len(data) != (total + 7) // 8:
-        raise ValueError(f"raw bits take {len(data)} bytes, expected {(total + 7) // 8}")
-    bits = np.unpackbits(np.frombuffer(data, np.uint8))
-    if bits[total:].any():
-        raise ValueError("nonzero padding after the raw bits")
-    starts = np.cumsum(n_raw) - n_raw
-    raw = np.zeros(n_raw.size, np.uint64)
-    for b in range(int(n_raw.max(initial=0))):
-        has = n_raw > b
-        raw[has] = (raw[has] << np.uint64(1)) | bits[starts[has] + b].astype(np.uint64)
-    return raw
+    return kernels.pack_bits(raw, n_raw).tobytes()

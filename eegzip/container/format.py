@@ -239,7 +239,7 @@ RESP_FIRST_CHUNK = 16  # models are refreshed after 16, 32, 64, … tokens of a 
 # Writer's choices (readers accept any segment_length and partition_length >= 1): measured on
 # ../shared/data, 8192-sample segments balance coefficient cost against adaptation; 128-sample
 # partitions were 0.3-1 % smaller than 256.
-RESP_SEGMENT = 8192
+RESP_SEGMENT = 32768
 RESP_PARTITION = 128
 
 # One INDX entry per block before the index:

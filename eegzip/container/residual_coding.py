@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
 from .entropy import decode_errors, encode_errors
@@ -27,13 +28,18 @@ from .format import (
     RESP_MAX_NEIGHBOURS,
     RESP_MAX_ORDER,
     RESP_MAX_SHIFT,
+    RESP_PARTITION,
 )
 from .format import RESP_MODEL_HEAD as MODEL_HEAD
 
 _ORDERS = (8, 16, 32)
 _PRECISIONS = (8, 10, 11, 12, 13, 14, 16)  # all scored from one product: trying more is cheap
 _NEIGHBOUR_LAGS = (-1, 0, 1)
-_REWEIGHTINGS = 3
+_REWEIGHTINGS = 2
+_PAD = RESP_MAX_ORDER  # zeros on each side of a regressor series: more than any lag
+_FIT_STRIDE = 8
+_SCORE_STRIDE = 4
+_MEDIAN_STRIDE = 8
 
 
 @dataclass(frozen=True)
@@ -121,31 +127,39 @@ class _Regressors:
     them. Rows are made per segment, as float64 for the fits or int64 where exactness needs.
     """
 
-    groups: tuple[tuple[np.ndarray, tuple[int, ...]], ...]  # (int64 series, lags)
+    groups: tuple[tuple[np.ndarray, tuple[int, ...]], ...]  # (zero-padded int64 series, lags)
     codec_terms: bool
+    neighbours: tuple[int, ...]  # the earlier channels whose errors are regressors
     top: np.ndarray  # float64 per column: max |value| of its series over the block
 
     @classmethod
     def of(
         cls, c: int, sig: Signals, k: np.ndarray, v: np.ndarray, errors: np.ndarray,
-        codec_terms: bool,
+        codec_terms: bool, neighbours: tuple[int, ...],
     ) -> _Regressors:  # fmt: skip
         groups = [(v, tuple(range(-1, -RESP_MAX_ORDER - 1, -1)))]
         if codec_terms:
             slope_lags = tuple(range(1 - RESP_CODEC_LAGS, RESP_CODEC_LAGS))
             groups += [(k[c], (-1,)), (sig.slope[c], slope_lags)]
-        groups += [(errors[o], _NEIGHBOUR_LAGS) for o in range(max(0, c - RESP_MAX_NEIGHBOURS), c)]
+        groups += [(errors[o], _NEIGHBOUR_LAGS) for o in neighbours]
         top = [max(float(s.max(initial=0)), -float(s.min(initial=0))) for s, _ in groups]
-        return cls(tuple(groups), codec_terms, np.repeat(top, [len(lags) for _, lags in groups]))
+        widths = [len(lags) for _, lags in groups]
+        padded = tuple((np.pad(s, _PAD), lags) for s, lags in groups)
+        return cls(padded, codec_terms, neighbours, np.repeat(top, widths))
 
     def design(self, lo: int, hi: int, dtype: type) -> np.ndarray:
-        """The regressors over [lo, hi) as columns (Fortran order: filled and read by column)."""
+        """The regressors over [lo, hi) as columns (Fortran order: filled and read by column).
+
+        Each group's lags are consecutive, so its columns are one slice of a sliding window
+        over the zero-padded series (reversed for descending lags).
+        """
         x = np.empty((hi - lo, self.top.size), dtype, order="F")
         col = 0
-        for values, lags in self.groups:
-            for lag in lags:
-                _shifted(values, lag, lo, hi, out=x[:, col])
-                col += 1
+        for padded, lags in self.groups:
+            first = min(lags)
+            windows = sliding_window_view(padded, len(lags))[_PAD + lo + first : _PAD + hi + first]
+            x[:, col : col + len(lags)] = windows if lags[0] == first else windows[:, ::-1]
+            col += len(lags)
         return x
 
     def columns(self, order: int, codec: int, n_neighbours: int) -> np.ndarray:
@@ -162,10 +176,11 @@ _EXACT_FLOAT = 2.0**52  # bound on Σ|x·a| below which float64 sums of integers
 
 
 def _accumulators(
-    models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int
+    models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int, stride: int
 ) -> np.ndarray:
-    """Each model's int64 sum of regressors times coefficients over [lo, hi), wrapping as the
-    decoder's does; (samples, models). ``xs`` holds the regressors there as float64.
+    """Each model's int64 sum of regressors times coefficients over every ``stride``-th
+    sample of [lo, hi), wrapping as the decoder's does; (samples, models). ``xs`` holds the
+    regressors there as float64.
 
     Through float64 (one BLAS product for all) when Σ_j max|x_j|·|a_j| < 2**52 for every
     model: then each product and partial sum, in any order, is an integer below 2**53, so
@@ -177,24 +192,24 @@ def _accumulators(
     as_floats = coefs.astype(np.float64)
     if (regressors.top @ np.abs(as_floats) < _EXACT_FLOAT).all():
         return (xs @ as_floats).astype(np.int64)
-    return regressors.design(lo, hi, np.int64) @ coefs
+    return regressors.design(lo, hi, np.int64)[::stride] @ coefs
 
 
 def _errors_of(
     models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int, c: int,
-    sig: Signals, k: np.ndarray, y_prev: np.ndarray,
+    sig: Signals, k: np.ndarray, y_prev: np.ndarray, stride: int = 1,
 ) -> np.ndarray:  # fmt: skip
-    """Exact prediction errors of channel c over [lo, hi), as the decoder will recompute
-    them; (samples, models)."""
+    """Exact prediction errors of channel c at every ``stride``-th sample of [lo, hi), as the
+    decoder will recompute them; (samples, models). ``xs``: the regressors at those samples."""
     shifts = np.array([m.shift for m in models], np.int64)
     halves = np.array([_half(m.shift) for m in models], np.int64)
-    acc = _accumulators(models, regressors, xs, lo, hi)
-    guess = y_prev[lo:hi, None] + ((acc + halves) >> shifts)
+    acc = _accumulators(models, regressors, xs, lo, hi, stride)
+    guess = y_prev[lo:hi:stride, None] + ((acc + halves) >> shifts)
     step = sig.steps[c, 0]
-    k_hat = guess - sig.decoded[c, lo:hi, None]
+    k_hat = guess - sig.decoded[c, lo:hi:stride, None]
     if step != 1:  # lossless needs no division
         k_hat = np.floor_divide(k_hat + (step - 1) // 2, step)
-    return k[c, lo:hi, None] - k_hat
+    return k[c, lo:hi:stride, None] - k_hat
 
 
 def _estimate_bits(e: np.ndarray, partition: int = 128) -> np.ndarray:
@@ -250,7 +265,7 @@ def _fit(
     scored on all rows from one product each, using every column with zero coefficients where
     a model has none (no column copies).
     """
-    n_neighbours = min(c, RESP_MAX_NEIGHBOURS)
+    n_neighbours = len(regressors.neighbours)
     candidates = list(_structures(hi - lo, n_neighbours, regressors.codec_terms))
     xs = regressors.design(lo, hi, np.float64)
     if not candidates:
@@ -260,15 +275,15 @@ def _fit(
     every = np.arange(width)  # the fullest model uses every column
     # The fit looks at every other row, with the target as a last column: one product gives
     # the Gram matrix and the right-hand side.
-    half = np.empty(((xs.shape[0] + 1) // 2, width + 1), order="F")
-    half[:, :width], half[:, width] = xs[::2], t[::2]
+    half = np.empty(((xs.shape[0] + _FIT_STRIDE - 1) // _FIT_STRIDE, width + 1), order="F")
+    half[:, :width], half[:, width] = xs[::_FIT_STRIDE], t[::_FIT_STRIDE]
     quarter = np.asfortranarray(half[::2])  # the unweighted start looks at every fourth
     products = quarter.T @ quarter
     weighted = np.empty_like(half)
     for _ in range(_REWEIGHTINGS):  # towards a log-like loss, nearer bits
         coef = _solve(products[:width, :width], products[:width, width], every)
         r = np.abs(half[:, width] - half[:, :width] @ coef)
-        w = 1 / (r + 1 + 0.5 * np.median(r))
+        w = 1 / (r + 1 + 0.5 * np.median(r[::_MEDIAN_STRIDE]))
         products = np.multiply(half, w[:, None], out=weighted).T @ weighted
     gram, rhs = products[:width, :width], products[:width, width]
     coefs = np.zeros((xs.shape[1], len(candidates)))
@@ -276,16 +291,35 @@ def _fit(
         idx = regressors.columns(order, codec, nb)
         coefs[idx, j] = _solve(gram, rhs, idx)
     sizes = [regressors.columns(*s).size for s in candidates]
-    j = int(np.argmin(_estimate_bits(t[:, None] - xs @ coefs) + 14 * np.array(sizes)))
+    sample = slice(None, None, _SCORE_STRIDE)
+    part = RESP_PARTITION // _SCORE_STRIDE
+    j = int(np.argmin(_SCORE_STRIDE * _estimate_bits(t[sample, None] - xs[sample] @ coefs, part)
+                      + 14 * np.array(sizes)))
     order, codec, nb = candidates[j]
     coef = coefs[regressors.columns(order, codec, nb), j]
-    neighbours = tuple(range(max(0, c - RESP_MAX_NEIGHBOURS), c))[:nb]
+    neighbours = regressors.neighbours[:nb]
     models = [EMPTY] + [Model(order, codec, neighbours, *_quantise(coef, precision))
                         for precision in _PRECISIONS]  # fmt: skip
-    errors = _errors_of(models, regressors, xs, lo, hi, c, sig, k, y_prev)
+    errors = _errors_of(models, regressors, xs[sample], lo, hi, c, sig, k, y_prev, _SCORE_STRIDE)
     sizes = [m.coef_bits * m.coefs.size + 16 * len(m.neighbours) for m in models]
-    j = int(np.argmin(_estimate_bits(errors) + np.array(sizes)))
-    return models[j], errors[:, j]
+    j = int(np.argmin(_SCORE_STRIDE * _estimate_bits(errors, part) + np.array(sizes)))
+    return models[j], _errors_of(models[j : j + 1], regressors, xs, lo, hi, c, sig, k, y_prev)[:, 0]
+
+
+_NEIGHBOURS_USED = 8
+
+
+def _neighbours(v: np.ndarray, earlier_errors: np.ndarray) -> tuple[int, ...]:
+    """The earlier channels whose errors are likeliest to help predict v: the
+    _NEIGHBOURS_USED with the largest |correlation| with v over the block, in channel order."""
+    c = earlier_errors.shape[0]
+    if c <= _NEIGHBOURS_USED:
+        return tuple(range(c))
+    e = earlier_errors.astype(np.float64)
+    e -= e.mean(axis=1, keepdims=True)
+    centred = v - v.mean()
+    score = np.abs(e @ centred) / (np.sqrt((e * e).sum(axis=1)) + 1e-9)
+    return tuple(sorted(int(o) for o in np.argsort(-score, kind="stable")[:_NEIGHBOURS_USED]))
 
 
 def encode_residuals(
@@ -322,7 +356,8 @@ def _encode_residuals(
     models = []
     for c in range(k.shape[0]):
         v = y[c] - y_prev[c]
-        regressors = _Regressors.of(c, sig, k, v, errors, codec_terms)
+        neighbours = _neighbours(v, errors[:c])
+        regressors = _Regressors.of(c, sig, k, v, errors, codec_terms, neighbours)
         for lo, hi in segments(k.shape[1], segment):
             model, errors[c, lo:hi] = _fit(regressors, lo, hi, c, sig, k, y_prev[c], v)
             models.append(model)
@@ -396,48 +431,25 @@ def _decode_models(
 def _run(
     models: list[list[Model]], errors: np.ndarray, sig: Signals, spans: list[tuple[int, int]]
 ) -> np.ndarray:
-    """The decoder's recursion, one sample at a time, all channels at once (time-major)."""
+    """The decoder's recursion, channel by channel (compiled: one prediction per sample)."""
+    from . import kernels  # numba: imported only where residuals are decoded
+
     n_channels, n = errors.shape
-    width = RESP_MAX_ORDER
-    history = np.zeros((width + n, n_channels), np.int64)  # v[t] at row width + t
-    known = np.zeros((n, n_channels), np.int64)  # known terms and rounding, by time
-    k = np.zeros((n, n_channels), np.int64)
-    errors_t, decoded_t = errors.T.copy(), sig.decoded.T.copy()
-    steps = sig.steps[:, 0]
-    unit = bool((steps == 1).all())  # lossless: k̂ = guess − d needs no division
-    offsets_t = (steps - 1) // 2 - decoded_t
-    y_prev = decoded_t[0].copy()
-    k_prev = np.zeros(n_channels, np.int64)
-    for j, (lo, hi) in enumerate(spans):
-        row_models = [row[j] for row in models]
-        order = max(m.order for m in row_models)
-        taps = np.zeros((order, n_channels), np.int64)  # row i multiplies v[t - order + i]
-        for c, m in enumerate(row_models):
-            taps[order - m.order :, c] = m.coefs[: m.order][::-1]
-            known[lo:hi, c] = _known_terms(m, sig.slope[c], errors, lo, hi) + _half(m.shift)
-        gain = np.array([m.coefs[m.order] if m.codec_lags else 0 for m in row_models], np.int64)
-        shifts = np.array([m.shift for m in row_models], np.int64)
-        use_gain = bool(gain.any())
-        for t in range(lo, hi):
-            acc = np.einsum("ij,ij->j", history[width + t - order : width + t], taps)
-            acc += known[t]
-            if use_gain:
-                acc += gain * k_prev
-            acc >>= shifts
-            if unit:
-                acc += errors_t[t]
-                history[width + t] = acc
-                y_prev += acc
-                k_prev = y_prev - decoded_t[t]
-            else:
-                acc += y_prev
-                acc += offsets_t[t]
-                k_prev = errors_t[t] + acc // steps
-                y = decoded_t[t] + steps * k_prev
-                history[width + t] = y - y_prev
-                y_prev = y
-            k[t] = k_prev
-    return k.T
+    span_array = np.array(spans, np.int64).reshape(-1, 2)
+    k = np.empty((n_channels, n), np.int64)
+    for c, row in enumerate(models):
+        taps = np.zeros((len(spans), RESP_MAX_ORDER), np.int64)
+        known = np.empty(n, np.int64)
+        for j, (m, (lo, hi)) in enumerate(zip(row, spans, strict=True)):
+            taps[j, : m.order] = m.coefs[: m.order]
+            known[lo:hi] = _known_terms(m, sig.slope[c], errors, lo, hi) + _half(m.shift)
+        k[c] = kernels.predict_channel(
+            errors[c], known, sig.decoded[c], int(sig.steps[c, 0]), span_array, taps,
+            np.array([m.order for m in row], np.int64),
+            np.array([m.shift for m in row], np.int64),
+            np.array([m.coefs[m.order] if m.codec_lags else 0 for m in row], np.int64),
+        )  # fmt: skip
+    return k
 
 
 def decode_residuals(
