@@ -15,8 +15,9 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def predict_channel(
-    errors: np.ndarray,
+def channel_recursion(
+    series: np.ndarray,
+    encode: bool,
     known: np.ndarray,
     decoded: np.ndarray,
     step: int,
@@ -26,16 +27,18 @@ def predict_channel(
     shifts: np.ndarray,
     gains: np.ndarray,
 ) -> np.ndarray:
-    """Quantised residuals k of one channel from its prediction errors (the spec's recursion).
+    """The spec's prediction of one channel, run forwards: from the quantised residuals k to
+    the prediction errors (``encode``), or back from the errors to k.
 
-    ``known`` holds, per sample, the terms that need no decoded sample of this channel plus
-    the rounding half; segment j spans ``spans[j]`` with ``taps[j, :orders[j]]`` = a_1..a_p,
-    shift ``shifts[j]`` and gain g = ``gains[j]`` (0 without codec terms). v[t] = y[t] − y[t−1]
-    is 0 before the block; y[−1] = decoded[0].
+    One function both ways, so that the encoder's errors are by construction what the decoder
+    inverts. ``known`` holds, per sample, the terms that need no decoded sample of this
+    channel plus the rounding half; segment j spans ``spans[j]`` with ``taps[j, :orders[j]]``
+    = a_1..a_p, shift ``shifts[j]`` and gain g = ``gains[j]`` (0 without codec terms).
+    v[t] = y[t] − y[t−1] is 0 before the block, and y[−1] = decoded[0].
     """
-    n = errors.size
+    n = series.size
     v = np.zeros(n, np.int64)
-    k = np.empty(n, np.int64)
+    out = np.empty(n, np.int64)
     y_prev = decoded[0]
     k_prev = np.int64(0)
     half_step = (step - 1) // 2
@@ -46,17 +49,22 @@ def predict_channel(
             for i in range(1, min(order, t) + 1):
                 acc += taps[j, i - 1] * v[t - i]
             acc >>= shift
-            if step == 1:
-                v[t] = acc + errors[t]
-                y_prev += v[t]
-                k_prev = y_prev - decoded[t]
+            if step == 1:  # k̂ = guess − d needs no division
+                if encode:
+                    y = decoded[t] + series[t]
+                    out[t] = y - y_prev - acc
+                else:
+                    y = y_prev + acc + series[t]
+                    out[t] = y - decoded[t]
+                k_prev = y - decoded[t]
             else:
-                k_prev = errors[t] + (acc + y_prev + half_step - decoded[t]) // step
+                k_hat = (acc + y_prev + half_step - decoded[t]) // step
+                k_prev = series[t] if encode else series[t] + k_hat
+                out[t] = series[t] - k_hat if encode else k_prev
                 y = decoded[t] + step * k_prev
-                v[t] = y - y_prev
-                y_prev = y
-            k[t] = k_prev
-    return k
+            v[t] = y - y_prev
+            y_prev = y
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -37,8 +37,8 @@ _PRECISIONS = (8, 10, 11, 12, 13, 14, 16)  # all scored from one product: trying
 _NEIGHBOUR_LAGS = (-1, 0, 1)
 _REWEIGHTINGS = 2
 _PAD = RESP_MAX_ORDER  # zeros on each side of a regressor series: more than any lag
-_FIT_STRIDE = 8
-_SCORE_STRIDE = 4
+_SCORE_STRIDE = 4  # long segments are fitted on every 8th sample, scored on every 4th
+_LONG_SEGMENT = 8192
 _MEDIAN_STRIDE = 8
 
 
@@ -147,17 +147,20 @@ class _Regressors:
         padded = tuple((np.pad(s, _PAD), lags) for s, lags in groups)
         return cls(padded, codec_terms, neighbours, np.repeat(top, widths))
 
-    def design(self, lo: int, hi: int, dtype: type) -> np.ndarray:
-        """The regressors over [lo, hi) as columns (Fortran order: filled and read by column).
+    def design(self, lo: int, hi: int, dtype: type, stride: int = 1) -> np.ndarray:
+        """The regressors at every ``stride``-th sample of [lo, hi) as columns (Fortran order:
+        filled and read by column).
 
         Each group's lags are consecutive, so its columns are one slice of a sliding window
         over the zero-padded series (reversed for descending lags).
         """
-        x = np.empty((hi - lo, self.top.size), dtype, order="F")
+        x = np.empty((len(range(lo, hi, stride)), self.top.size), dtype, order="F")
         col = 0
         for padded, lags in self.groups:
             first = min(lags)
-            windows = sliding_window_view(padded, len(lags))[_PAD + lo + first : _PAD + hi + first]
+            windows = sliding_window_view(padded, len(lags))[
+                _PAD + lo + first : _PAD + hi + first : stride
+            ]
             x[:, col : col + len(lags)] = windows if lags[0] == first else windows[:, ::-1]
             col += len(lags)
         return x
@@ -192,7 +195,7 @@ def _accumulators(
     as_floats = coefs.astype(np.float64)
     if (regressors.top @ np.abs(as_floats) < _EXACT_FLOAT).all():
         return (xs @ as_floats).astype(np.int64)
-    return regressors.design(lo, hi, np.int64)[::stride] @ coefs
+    return regressors.design(lo, hi, np.int64, stride) @ coefs
 
 
 def _errors_of(
@@ -257,27 +260,29 @@ def _structures(n_rows: int, n_neighbours: int, codec_terms: bool):
 def _fit(
     regressors: _Regressors, lo: int, hi: int, c: int, sig: Signals, k: np.ndarray,
     y_prev: np.ndarray, target: np.ndarray,
-) -> tuple[Model, np.ndarray]:  # fmt: skip
-    """The model of channel c over [lo, hi) that costs fewest estimated bits, and its errors.
+) -> Model:  # fmt: skip
+    """The model of channel c over [lo, hi) that costs fewest estimated bits.
 
-    The reweighted fit starts unweighted on every fourth row and reweights on every other row
-    (the Gram products are most of the time); the candidates, and then the precisions, are
-    scored on all rows from one product each, using every column with zero coefficients where
-    a model has none (no column copies).
+    Everything here looks at a sample of the rows: every ``stride``-th (every 4th in a long
+    segment) for scoring, and every other of those for the fits. The reweighted fit starts
+    unweighted on half its rows (the Gram products are most of the time); the candidates, and
+    then the precisions, are scored from one product each, using every column with zero
+    coefficients where a model has none (no column copies).
     """
     n_neighbours = len(regressors.neighbours)
     candidates = list(_structures(hi - lo, n_neighbours, regressors.codec_terms))
-    xs = regressors.design(lo, hi, np.float64)
     if not candidates:
-        return EMPTY, _errors_of([EMPTY], regressors, xs, lo, hi, c, sig, k, y_prev)[:, 0]
-    t = target[lo:hi].astype(np.float64)
+        return EMPTY
+    stride = _SCORE_STRIDE if hi - lo >= _LONG_SEGMENT else 1
+    xs = regressors.design(lo, hi, np.float64, stride)
+    t = target[lo:hi:stride].astype(np.float64)
     width = xs.shape[1]
     every = np.arange(width)  # the fullest model uses every column
-    # The fit looks at every other row, with the target as a last column: one product gives
-    # the Gram matrix and the right-hand side.
-    half = np.empty(((xs.shape[0] + _FIT_STRIDE - 1) // _FIT_STRIDE, width + 1), order="F")
-    half[:, :width], half[:, width] = xs[::_FIT_STRIDE], t[::_FIT_STRIDE]
-    quarter = np.asfortranarray(half[::2])  # the unweighted start looks at every fourth
+    # The fit's rows with the target as a last column: one product gives the Gram matrix and
+    # the right-hand side.
+    half = np.empty(((xs.shape[0] + 1) // 2, width + 1), order="F")
+    half[:, :width], half[:, width] = xs[::2], t[::2]
+    quarter = np.asfortranarray(half[::2])
     products = quarter.T @ quarter
     weighted = np.empty_like(half)
     for _ in range(_REWEIGHTINGS):  # towards a log-like loss, nearer bits
@@ -286,24 +291,21 @@ def _fit(
         w = 1 / (r + 1 + 0.5 * np.median(r[::_MEDIAN_STRIDE]))
         products = np.multiply(half, w[:, None], out=weighted).T @ weighted
     gram, rhs = products[:width, :width], products[:width, width]
-    coefs = np.zeros((xs.shape[1], len(candidates)))
+    coefs = np.zeros((width, len(candidates)))
     for j, (order, codec, nb) in enumerate(candidates):
         idx = regressors.columns(order, codec, nb)
         coefs[idx, j] = _solve(gram, rhs, idx)
     sizes = [regressors.columns(*s).size for s in candidates]
-    sample = slice(None, None, _SCORE_STRIDE)
-    part = RESP_PARTITION // _SCORE_STRIDE
-    j = int(np.argmin(_SCORE_STRIDE * _estimate_bits(t[sample, None] - xs[sample] @ coefs, part)
-                      + 14 * np.array(sizes)))
-    order, codec, nb = candidates[j]
-    coef = coefs[regressors.columns(order, codec, nb), j]
+    part = max(1, RESP_PARTITION // stride)
+    bits = stride * _estimate_bits(t[:, None] - xs @ coefs, part)
+    order, codec, nb = candidates[int(np.argmin(bits + 14 * np.array(sizes)))]
+    coef = coefs[regressors.columns(order, codec, nb), candidates.index((order, codec, nb))]
     neighbours = regressors.neighbours[:nb]
     models = [EMPTY] + [Model(order, codec, neighbours, *_quantise(coef, precision))
                         for precision in _PRECISIONS]  # fmt: skip
-    errors = _errors_of(models, regressors, xs[sample], lo, hi, c, sig, k, y_prev, _SCORE_STRIDE)
+    errors = _errors_of(models, regressors, xs, lo, hi, c, sig, k, y_prev, stride)
     sizes = [m.coef_bits * m.coefs.size + 16 * len(m.neighbours) for m in models]
-    j = int(np.argmin(_SCORE_STRIDE * _estimate_bits(errors, part) + np.array(sizes)))
-    return models[j], _errors_of(models[j : j + 1], regressors, xs, lo, hi, c, sig, k, y_prev)[:, 0]
+    return models[int(np.argmin(stride * _estimate_bits(errors, part) + np.array(sizes)))]
 
 
 _NEIGHBOURS_USED = 8
@@ -311,13 +313,14 @@ _NEIGHBOURS_USED = 8
 
 def _neighbours(v: np.ndarray, earlier_errors: np.ndarray) -> tuple[int, ...]:
     """The earlier channels whose errors are likeliest to help predict v: the
-    _NEIGHBOURS_USED with the largest |correlation| with v over the block, in channel order."""
+    _NEIGHBOURS_USED with the largest |correlation| with v (on every 4th sample of the
+    block), in channel order."""
     c = earlier_errors.shape[0]
     if c <= _NEIGHBOURS_USED:
         return tuple(range(c))
-    e = earlier_errors.astype(np.float64)
+    e = earlier_errors[:, ::4].astype(np.float64)
     e -= e.mean(axis=1, keepdims=True)
-    centred = v - v.mean()
+    centred = v[::4] - v[::4].mean()
     score = np.abs(e @ centred) / (np.sqrt((e * e).sum(axis=1)) + 1e-9)
     return tuple(sorted(int(o) for o in np.argsort(-score, kind="stable")[:_NEIGHBOURS_USED]))
 
@@ -353,14 +356,15 @@ def _encode_residuals(
     y = sig.decoded + sig.steps * k
     y_prev = np.concatenate([sig.decoded[:, :1], y[:, :-1]], axis=1)
     errors = np.zeros_like(k)
+    spans = segments(k.shape[1], segment)
     models = []
     for c in range(k.shape[0]):
         v = y[c] - y_prev[c]
         neighbours = _neighbours(v, errors[:c])
         regressors = _Regressors.of(c, sig, k, v, errors, codec_terms, neighbours)
-        for lo, hi in segments(k.shape[1], segment):
-            model, errors[c, lo:hi] = _fit(regressors, lo, hi, c, sig, k, y_prev[c], v)
-            models.append(model)
+        row = [_fit(regressors, lo, hi, c, sig, k, y_prev[c], v) for lo, hi in spans]
+        errors[c] = _recursion(row, c, k[c], True, sig, errors, spans)
+        models += row
     return b"".join(encode_model(m) for m in models) + encode_errors(errors, partition)
 
 
@@ -428,28 +432,26 @@ def _decode_models(
     return models, at
 
 
-def _run(
-    models: list[list[Model]], errors: np.ndarray, sig: Signals, spans: list[tuple[int, int]]
-) -> np.ndarray:
-    """The decoder's recursion, channel by channel (compiled: one prediction per sample)."""
-    from . import kernels  # numba: imported only where residuals are decoded
+def _recursion(
+    row: list[Model], c: int, series: np.ndarray, encode: bool, sig: Signals,
+    errors: np.ndarray, spans: list[tuple[int, int]],
+) -> np.ndarray:  # fmt: skip
+    """Channel c's errors from its residuals k (``encode``), or k from its errors, given its
+    models and the earlier channels' errors (compiled: one prediction per sample)."""
+    from . import kernels  # numba: imported only where residuals are coded
 
-    n_channels, n = errors.shape
-    span_array = np.array(spans, np.int64).reshape(-1, 2)
-    k = np.empty((n_channels, n), np.int64)
-    for c, row in enumerate(models):
-        taps = np.zeros((len(spans), RESP_MAX_ORDER), np.int64)
-        known = np.empty(n, np.int64)
-        for j, (m, (lo, hi)) in enumerate(zip(row, spans, strict=True)):
-            taps[j, : m.order] = m.coefs[: m.order]
-            known[lo:hi] = _known_terms(m, sig.slope[c], errors, lo, hi) + _half(m.shift)
-        k[c] = kernels.predict_channel(
-            errors[c], known, sig.decoded[c], int(sig.steps[c, 0]), span_array, taps,
-            np.array([m.order for m in row], np.int64),
-            np.array([m.shift for m in row], np.int64),
-            np.array([m.coefs[m.order] if m.codec_lags else 0 for m in row], np.int64),
-        )  # fmt: skip
-    return k
+    taps = np.zeros((len(spans), RESP_MAX_ORDER), np.int64)
+    known = np.empty(series.size, np.int64)
+    for j, (m, (lo, hi)) in enumerate(zip(row, spans, strict=True)):
+        taps[j, : m.order] = m.coefs[: m.order]
+        known[lo:hi] = _known_terms(m, sig.slope[c], errors, lo, hi) + _half(m.shift)
+    return kernels.channel_recursion(
+        series, encode, known, sig.decoded[c], int(sig.steps[c, 0]),
+        np.array(spans, np.int64).reshape(-1, 2), taps,
+        np.array([m.order for m in row], np.int64),
+        np.array([m.shift for m in row], np.int64),
+        np.array([m.coefs[m.order] if m.codec_lags else 0 for m in row], np.int64),
+    )  # fmt: skip
 
 
 def decode_residuals(
@@ -470,4 +472,7 @@ def decode_residuals(
     models, at = _decode_models(data, n_channels, len(spans), codec_terms)
     errors = decode_errors(data[at:], n_channels, n, partition)
     sig = Signals.of(decoded, steps)
-    return _run(models, errors, sig, spans)
+    k = np.empty((n_channels, n), np.int64)
+    for c, row in enumerate(models):
+        k[c] = _recursion(row, c, errors[c], False, sig, errors, spans)
+    return k
