@@ -23,6 +23,7 @@ from eegzip.container.entropy import (
 from eegzip.container.format import RANGE_PRECISION, RESP_CODEC_LAGS, RESP_TOKENS
 from eegzip.container.residual_coding import (
     Model,
+    _decode_models,
     decode_residuals,
     encode_model,
     encode_residuals,
@@ -85,6 +86,24 @@ def test_prediction_beats_first_differences_on_correlated_channels() -> None:
     data = round_trip(x, decoded, np.ones(4, np.int64), segment=8192, partition=128)
     first_differences = encode_errors(np.diff(x, axis=1, prepend=0), 128)
     assert len(data) < 0.8 * len(first_differences)
+
+
+def test_long_segments_and_many_channels_round_trip_with_chosen_neighbours() -> None:
+    """Segments of 8192 samples and more are fitted and scored on sampled rows, and channels
+    after the 8th predict from the 8 earlier ones whose errors correlate most: the decoder
+    must still give back every sample, with codec terms and steps above 1 too."""
+    rng = np.random.default_rng(7)
+    n = 9000
+    pairs = np.cumsum(rng.normal(0, 20, (6, n)), axis=1)
+    x = np.concatenate([pairs, pairs[::-1] + rng.normal(0, 2, (6, n))]).round().astype(np.int64)
+    decoded = (x + rng.integers(-40, 41, x.shape)).astype(np.int32)
+    steps = np.array([1, 3] * 6, np.int64)
+    data = round_trip(x, decoded, steps, segment=8192, partition=128)
+    models, _ = _decode_models(data, 12, 2, codec_terms=True)
+    chosen = [(c, m.neighbours) for c in range(9, 12) for m in models[c] if m.neighbours]
+    assert chosen and all(len(nb) == 8 for _, nb in chosen)
+    # channel c (c > 5) follows channel 11 - c: the selection keeps that one
+    assert all(11 - c in nb for c, nb in chosen)
 
 
 def test_predictions_too_large_for_float64_stay_exact() -> None:
