@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 
 import numpy as np
 import pytest
@@ -20,7 +21,12 @@ from eegzip.container.entropy import (
     unzigzag,
     zigzag,
 )
-from eegzip.container.format import RANGE_PRECISION, RESP_CODEC_LAGS, RESP_TOKENS
+from eegzip.container.format import (
+    RANGE_PRECISION,
+    RESP_CODEC_LAGS,
+    RESP_DIRECT_TOKENS,
+    RESP_TOKENS,
+)
 from eegzip.container.residual_coding import (
     Model,
     _decode_models,
@@ -226,3 +232,21 @@ def test_malformed_bodies_are_value_errors() -> None:
     for bad in (data[:3], data + b"\0", data[:-1], b"\xff" * len(data)):
         with pytest.raises(ValueError):
             decode_residuals(bad, decoded, steps, 64, 16)
+
+
+def test_kernels_work_where_no_cache_can_be_written(monkeypatch) -> None:
+    """A read-only install with a read-only home leaves numba no cache folder; eegzip then
+    compiles its kernels in each process instead of failing at import."""
+    from numba.core import caching
+
+    from eegzip.container import kernels
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    try:
+        uncached = importlib.reload(kernels)
+        values = np.array([0, 17, 2**40], np.uint64)
+        _, n_raw, raw = uncached.tokenize(values, RESP_DIRECT_TOKENS)
+        assert n_raw.tolist() == [0, 2, 38] and raw[1] == 1
+    finally:
+        monkeypatch.undo()
+        importlib.reload(kernels)

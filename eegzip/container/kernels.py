@@ -5,7 +5,8 @@ Why: these loops run once per sample and cannot be vectorised across time (each 
 needs the sample before it), so in numpy they took most of a lossless decode and of the
 compressor's self-check. All arithmetic here is on int64/uint64, exactly as the spec states
 it (§5.10), so the compiled code computes the same integers as any other implementation.
-Compiled once per machine and cached beside the module (numba ``cache=True``).
+Compiled once per machine and cached on disk (numba ``cache=True``: beside the module, or in
+the user's cache folder where the install is read-only).
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+def _compiled(function):
+    """The function compiled with an on-disk cache, or, where no cache folder can be written
+    (a read-only install and home, numba's RuntimeError), compiled anew in each process."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:
+        return njit(nogil=True)(function)
+
+
+@_compiled
 def channel_recursion(
     series: np.ndarray,
     encode: bool,
@@ -67,7 +77,7 @@ def channel_recursion(
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def tokenize(u: np.ndarray, direct_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(token, number of raw bits, raw bits) of each zigzag-mapped error u (spec §5.10).
 
@@ -93,7 +103,7 @@ def tokenize(u: np.ndarray, direct_tokens: int) -> tuple[np.ndarray, np.ndarray,
     return token, n_raw, raw
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def pack_bits(raw: np.ndarray, n_raw: np.ndarray) -> np.ndarray:
     """Each value's n_raw low bits, most significant first, concatenated, zero-padded to bytes."""
     out = np.zeros((n_raw.sum() + 7) // 8, np.uint8)
@@ -106,7 +116,7 @@ def pack_bits(raw: np.ndarray, n_raw: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def detokenize(token: np.ndarray, packed: np.ndarray, direct_tokens: int) -> tuple[np.ndarray, int]:
     """Inverse of tokenize and pack_bits: the values u, and the number of raw bits that the
     tokens call for; u is empty when ``packed`` is not exactly that many bits, zero-padded to
