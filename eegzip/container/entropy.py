@@ -154,19 +154,28 @@ def _context_deltas(z: np.ndarray) -> np.ndarray:
     return ((z - previous) % RESP_CONTEXTS).reshape(-1)
 
 
+def _positions_by_context(
+    z: np.ndarray, partition: int, n_samples: int
+) -> list[tuple[int, np.ndarray]]:
+    """Each context that occurs, in increasing order, with the flat positions (channel-major,
+    increasing) of the samples coded in it: the order in which its tokens are coded."""
+    flat = np.repeat(z.astype(np.uint8), partition, axis=1)[:, :n_samples].reshape(-1)
+    order = np.argsort(flat, kind="stable")  # a radix sort, for uint8
+    ends = np.cumsum(np.bincount(flat, minlength=RESP_CONTEXTS))
+    starts = np.concatenate([[0], ends[:-1]])
+    return [(c, order[a:b]) for c, (a, b) in enumerate(zip(starts, ends, strict=True)) if b > a]
+
+
 def encode_errors(errors: np.ndarray, partition: int) -> bytes:
     """Range-coded contexts and tokens, then the raw bits, of (channels, samples) int64 errors."""
     u = zigzag(errors)
     z = contexts_for(u, partition)
     token, n_raw, raw = tokenize(u.reshape(-1))
-    position_context = np.repeat(z, partition, axis=1)[:, : u.shape[1]].reshape(-1)
     encoder = constriction.stream.queue.RangeEncoder()
     _encode_adaptive(encoder, _context_deltas(z), _prior(0, RESP_CONTEXTS, wrap=True))
-    for context in range(RESP_CONTEXTS):
-        symbols = token[position_context == context]
-        if symbols.size:
-            prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
-            _encode_adaptive(encoder, symbols, prior)
+    for context, where in _positions_by_context(z, partition, u.shape[1]):
+        prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
+        _encode_adaptive(encoder, token[where], prior)
     return pack_words(encoder) + _pack_raw(raw, n_raw)
 
 
@@ -180,13 +189,10 @@ def decode_errors(data: bytes, n_channels: int, n_samples: int, partition: int) 
             decoder, n_channels * parts, _prior(0, RESP_CONTEXTS, wrap=True)
         ).reshape(n_channels, parts)
         z = np.cumsum(deltas, axis=1) % RESP_CONTEXTS
-        position_context = np.repeat(z, partition, axis=1)[:, :n_samples].reshape(-1)
         token = np.empty(n_channels * n_samples, np.int64)
-        for context in range(RESP_CONTEXTS):
-            where = np.flatnonzero(position_context == context)
-            if where.size:
-                prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
-                token[where] = _decode_adaptive(decoder, where.size, prior)
+        for context, where in _positions_by_context(z, partition, n_samples):
+            prior = _prior(context_center(context), RESP_TOKENS, wrap=False)
+            token[where] = _decode_adaptive(decoder, where.size, prior)
     except CODER_ERRORS as exc:
         raise ValueError(f"bad range-coded stream: {exc}") from None
     return unzigzag(detokenize(token, data[end:])).reshape(n_channels, n_samples)
