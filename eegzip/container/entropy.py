@@ -33,8 +33,10 @@ CODER_ERRORS = (RuntimeError, ValueError, AssertionError)
 
 def zigzag(e: np.ndarray) -> np.ndarray:
     """int64 → uint64 (0, -1, 1, -2, … → 0, 1, 2, 3, …), a bijection on all of int64."""
-    e = e.astype(np.int64)
-    return ((e << 1) ^ (e >> 63)).view(np.uint64)
+    e = e.astype(np.int64, copy=False)
+    u = e << 1
+    u ^= e >> 63
+    return u.view(np.uint64)
 
 
 def unzigzag(u: np.ndarray) -> np.ndarray:
