@@ -1,5 +1,5 @@
-"""Compiled per-sample loops of the residual layer (numba): the decoder's recursion and the
-entropy layer's bit-level work.
+"""Compiled per-sample loops of the residual layer (numba): the prediction recursion, run by
+the encoder and the decoder, and the entropy layer's bit-level work.
 
 Why: these loops run once per sample and cannot be vectorised across time (each prediction
 needs the sample before it), so in numpy they took most of a lossless decode and of the
