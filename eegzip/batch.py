@@ -330,6 +330,10 @@ def _init_worker() -> None:
 
 
 def _stop(_signum: int, _frame: object) -> None:
+    # Once stopping, further SIGTERMs are ignored: the pool sends its own to the workers left
+    # when it sees one gone, and one landing in the unwinding (say, inside the temporary
+    # file's removal) would cut it short and leave the file behind.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if _in_job:
         raise _Stopped
     os._exit(STOPPED_EXIT)

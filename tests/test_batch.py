@@ -133,6 +133,30 @@ def test_real_recordings_through_two_workers_match_one_process(shared_data, tmp_
     assert alone.read_bytes() == (out / "gb-002.eegc").read_bytes()
 
 
+STOP_TWICE = """
+import os, signal
+from eegzip import batch
+batch._init_worker()
+batch._in_job = True
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    signal.pause()
+except batch._Stopped:
+    os.kill(os.getpid(), signal.SIGTERM)  # the pool's own SIGTERM, during the unwinding
+    print("unwound")
+"""
+
+
+def test_a_stopping_worker_is_not_cut_short_by_a_second_sigterm():
+    """Told to stop, a pool worker unwinds its job (removing its temporary file); the pool
+    sends the workers left a second SIGTERM once it sees one gone, which must not interrupt
+    that unwinding (seen: a temporary file left behind after Ctrl-C, one run in ten)."""
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_TWICE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "unwound", done.stderr
+
+
 def test_interrupted_batch_leaves_no_partial_file_and_finishes_on_rerun(shared_data, tmp_path):
     folder = tmp_path / "gb"
     folder.mkdir()
