@@ -150,7 +150,7 @@ except batch._Stopped:
 def test_a_stopping_worker_is_not_cut_short_by_a_second_sigterm():
     """Told to stop, a pool worker unwinds its job (removing its temporary file); the pool
     sends the workers left a second SIGTERM once it sees one gone, which must not interrupt
-    that unwinding (seen: a temporary file left behind after Ctrl-C, one run in ten)."""
+    that unwinding (seen: a temporary file left behind after Ctrl-C, in 1 of 16 runs)."""
     done = subprocess.run(
         [sys.executable, "-c", STOP_TWICE], capture_output=True, text=True, timeout=60
     )
