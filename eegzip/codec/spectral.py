@@ -120,8 +120,11 @@ def channel_transform(rows: np.ndarray) -> np.ndarray:
 
 
 def quantise(coefficients: np.ndarray, step: float, dead_zone: float) -> np.ndarray:
-    q = np.floor(np.abs(coefficients) / step + dead_zone)
-    return (np.sign(coefficients) * q).astype(np.int64)
+    """sign(c) · floor(|c| / step + dead_zone), int64 (compiled: the step search runs it
+    several times per block)."""
+    from eegzip.container import kernels  # numba: imported only where blocks are coded
+
+    return kernels.dead_zone_quantise(np.ascontiguousarray(coefficients), step, dead_zone)
 
 
 def dequantise(q: np.ndarray, step: float, recon_offset: int) -> np.ndarray:

@@ -12,6 +12,7 @@ tables (no floating point), so a second implementation reproduces the bytes.
 from __future__ import annotations
 
 import struct
+from functools import cache
 
 import constriction
 import numpy as np
@@ -77,6 +78,7 @@ def contexts_for(u: np.ndarray, partition: int) -> np.ndarray:
     return np.clip(np.floor(2 * np.log2(mean + 1)), 0, RESP_CONTEXTS - 1).astype(np.int64)
 
 
+@cache
 def context_center(z: int) -> int:
     """The token the prior of context ``z`` peaks at: that of about 2**(z/2)."""
     value = ((2 + (z & 1)) << (z >> 1)) >> 1

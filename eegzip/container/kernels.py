@@ -1,5 +1,6 @@
-"""Compiled per-sample loops of the residual layer (numba): the prediction recursion, run by
-the encoder and the decoder, and the entropy layer's bit-level work.
+"""Compiled per-sample loops (numba): the residual layer's prediction recursion, run by the
+encoder and the decoder, the entropy layer's bit-level work, and the spectral codec's
+quantiser, which its step search runs several times per block.
 
 Why: these loops run once per sample and cannot be vectorised across time (each prediction
 needs the sample before it), so in numpy they took most of a lossless decode and of the
@@ -141,3 +142,15 @@ def detokenize(token: np.ndarray, packed: np.ndarray, direct_tokens: int) -> tup
             at += 1
         u[i] = value
     return u, total
+
+
+@_compiled
+def dead_zone_quantise(coefficients: np.ndarray, step: float, dead_zone: float) -> np.ndarray:
+    """sign(c) · floor(|c| / step + dead_zone) of each coefficient, as int64, in one pass (the
+    same float operations in the same order as numpy's, so the same integers)."""
+    flat = coefficients.reshape(-1)
+    out = np.empty(flat.size, np.int64)
+    for i in range(flat.size):
+        q = np.int64(np.floor(np.abs(flat[i]) / step + dead_zone))
+        out[i] = -q if flat[i] < 0 else q
+    return out.reshape(coefficients.shape)
