@@ -247,3 +247,15 @@ def test_short_files_decorrelate_only_where_the_transform_pays(tmp_path: Path) -
         edf = _edf(tmp_path / "in.edf", x)
         result = eegzip.compress(edf, tmp_path / "x.eegc", bitrate=40, force=True, measure=False)
         assert set(result.sizes) & {"XFRM", "XFRC"} == {expected}, result.sizes
+
+
+def test_compiled_quantiser_gives_numpy_s_integers():
+    """The step search's quantiser is compiled; it must give exactly sign(c)·floor(|c|/step +
+    dead zone) as numpy computes it, ties, signed zeros, tiny and huge values included."""
+    rng = np.random.default_rng(3)
+    c = rng.normal(0, 40, (3, 16, 64)) * rng.choice([1e-3, 1, 1e3], (3, 16, 64))
+    step = 2.7
+    c.flat[:8] = [0.0, -0.0, 1e-300, -1e-300, 0.65 * step, -0.65 * step, 1e15, -1e15]
+    for dead_zone in (0.35, 0.5):
+        expected = (np.sign(c) * np.floor(np.abs(c) / step + dead_zone)).astype(np.int64)
+        assert np.array_equal(spectral.quantise(c, step, dead_zone), expected)
