@@ -5,22 +5,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 
+import constriction
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from eegzip.container.entropy import (
-    _pack_raw,
-    decode_errors,
-    detokenize,
-    encode_errors,
-    model_weights,
-    tokenize,
-    unzigzag,
-    zigzag,
-)
+from eegzip.container import kernels
+from eegzip.container.entropy import decode_errors, encode_errors
 from eegzip.container.format import (
     RANGE_PRECISION,
     RESP_CODEC_LAGS,
@@ -132,19 +125,73 @@ def test_entropy_layer_round_trips_all_of_int64(errors: np.ndarray) -> None:
 
 
 def test_tokens_are_exact_at_powers_of_two() -> None:
-    u = np.array([0, 15, 16, 17, 2**53 - 1, 2**53, 2**53 + 1, 2**63, 2**64 - 1], np.uint64)
-    token, n_raw, raw = tokenize(u)
-    assert (n_raw + 3).tolist() == [3, 3, 5, 5, 53, 54, 54, 64, 64]  # bit length where coded
-    assert token.max() < RESP_TOKENS and np.array_equal(detokenize(token, _pack_raw(raw, n_raw)), u)
-    e = np.array([0, -1, 1, -(2**63), 2**63 - 1], np.int64)
-    assert zigzag(e).tolist() == [0, 1, 2, 2**64 - 1, 2**64 - 2]
-    assert np.array_equal(unzigzag(zigzag(e)), e)
+    u = [0, 15, 16, 17, 2**53 - 1, 2**53, 2**53 + 1, 2**63, 2**64 - 1]
+    tokens = [kernels.token_of(np.uint64(value), RESP_DIRECT_TOKENS) for value in u]
+    assert [n_raw + 3 for _, n_raw in tokens] == [3, 3, 5, 5, 53, 54, 54, 64, 64]  # bit lengths
+    assert max(token for token, _ in tokens) < RESP_TOKENS
+    # zigzag: 0, -1, 1, -2, … → 0, 1, 2, 3, …
+    errors = np.array([[(v >> 1) ^ -(v & 1) for v in u]], np.int64)
+    assert np.array_equal(decode_errors(encode_errors(errors, 4), 1, len(u), 4), errors)
 
 
+@settings(deadline=None)  # the first call compiles
 @given(hnp.arrays(np.int64, RESP_TOKENS, elements=st.integers(0, 2**24)))
-def test_model_weights_fill_the_range_exactly(counts: np.ndarray) -> None:
-    weights = model_weights(np.ones(RESP_TOKENS, np.int64), counts)
-    assert weights.min() >= 0 and weights.sum() == (1 << RANGE_PRECISION) - RESP_TOKENS
+def test_chunk_models_fill_the_range_exactly(counts: np.ndarray) -> None:
+    left = np.zeros(RESP_TOKENS + 1, np.uint64)
+    kernels.chunk_model(np.ones(RESP_TOKENS, np.int64), counts, 2, RANGE_PRECISION, left)
+    assert left[-1] == 1 << RANGE_PRECISION and np.diff(left.astype(np.int64)).min() >= 1
+
+
+def _spec_weights(prior: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The spec's model weights (§5.10), written out independently of kernels.chunk_model."""
+    base = prior + 2 * counts
+    total = (1 << RANGE_PRECISION) - base.size
+    weights = base * total // base.sum()
+    weights[int(np.argmax(base))] += total - weights.sum()
+    return weights
+
+
+def _constriction_words(sequences: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The reference: constriction 0.5's queue range coder on the spec's adaptive sequences."""
+    encoder = constriction.stream.queue.RangeEncoder()
+    for symbols, prior in sequences:
+        counts = np.zeros(prior.size, np.int64)
+        lo, edge = 0, 16
+        while lo < symbols.size:
+            hi = min(symbols.size, edge)
+            model = constriction.stream.model.Categorical(
+                _spec_weights(prior, counts).astype(np.float64), perfect=False
+            )
+            encoder.encode(symbols[lo:hi].astype(np.int32), model)
+            counts += np.bincount(symbols[lo:hi], minlength=prior.size)
+            lo, edge = hi, 2 * edge
+    return encoder.get_compressed()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(2, 256), st.integers(0, 3000), st.integers(0, 2**32 - 1),
+                          st.floats(0.3, 80.0)), min_size=1, max_size=3))  # fmt: skip
+def test_the_compiled_range_coder_is_constrictions_word_for_word(sequences) -> None:
+    """Sequences of any alphabet and skew, long enough for the encoder's carries (the
+    interval wrapping, its held-back words) to happen many times."""
+    coded = []
+    for size, n, seed, spread in sequences:
+        rng = np.random.default_rng(seed)
+        prior = rng.integers(0, 17, size)
+        prior[rng.integers(size)] = 16
+        symbols = np.clip(np.round(np.abs(rng.laplace(0, spread, n))), 0, size - 1).astype(np.int64)
+        coded.append((symbols, prior))
+    reference = _constriction_words(coded)
+    state, words = kernels.range_encoder(sum(symbols.size for symbols, _ in coded))
+    for symbols, prior in coded:
+        kernels.encode_adaptive(symbols, prior, RANGE_PRECISION, 16, 2, state, words)
+    assert np.array_equal(kernels.sealed_words(state, words), reference)
+    reading = kernels.range_decoder(reference)
+    for symbols, prior in coded:
+        back, valid = kernels.decode_adaptive(
+            reference, reading, symbols.size, prior, RANGE_PRECISION, 16, 2
+        )
+        assert valid and np.array_equal(back, symbols)
 
 
 def test_entropy_bytes_are_pinned() -> None:
@@ -244,9 +291,7 @@ def test_kernels_work_where_no_cache_can_be_written(monkeypatch) -> None:
     monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
     try:
         uncached = importlib.reload(kernels)
-        values = np.array([0, 17, 2**40], np.uint64)
-        _, n_raw, raw = uncached.tokenize(values, RESP_DIRECT_TOKENS)
-        assert n_raw.tolist() == [0, 2, 38] and raw[1] == 1
+        assert uncached.token_of(np.uint64(2**40), RESP_DIRECT_TOKENS) == (160, 38)
     finally:
         monkeypatch.undo()
         importlib.reload(kernels)

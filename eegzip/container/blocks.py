@@ -234,6 +234,9 @@ class IntegerResidualBlock:
 
     def samples(self) -> np.ndarray:
         """The digital values this block restores (int32, channels × samples)."""
+        if (self.steps == 1).all():  # lossless: k is the signal (no int64 copy)
+            clipped = np.clip(self.residuals, self.lows[:, None], self.highs[:, None])
+            return clipped.astype(np.int32, copy=False)
         values = self.residuals.astype(np.int64) * self.steps.astype(np.int64)[:, None]
         return np.clip(values, self.lows[:, None], self.highs[:, None]).astype(np.int32)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import constriction
 import numpy as np
 
-from .entropy import CODER_ERRORS, pack_words, unpack_words
+from .entropy import pack_words, unpack_words
 from .format import (
     ECOD_COUNT_WEIGHT,
     ECOD_MAX_BITS,
@@ -32,6 +32,8 @@ from .format import (
     RANGE_PRECISION,
 )
 
+# What constriction raises when asked to decode a stream that no encoder wrote.
+_CODER_ERRORS = (RuntimeError, ValueError, AssertionError)
 # One categorical distribution per symbol, given as a (symbols, alphabet) table per call.
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
@@ -62,7 +64,7 @@ def encode_codes(codes: np.ndarray, bits: int, model: CodeModel = CodeModel()) -
     encoder = constriction.stream.queue.RangeEncoder()
     for rows, weights in _models(codes.astype(np.int64), bits, model):
         encoder.encode(rows.astype(np.int32), _FAMILY, weights)
-    return pack_words(encoder)
+    return pack_words(encoder.get_compressed())
 
 
 def decode_codes(data: bytes, shape: tuple[int, int, int], bits: int) -> np.ndarray:
@@ -79,7 +81,7 @@ def decode_codes(data: bytes, shape: tuple[int, int, int], bits: int) -> np.ndar
         for rows, weights in _models(codes, bits, CodeModel()):
             rows[:] = decoder.decode(_FAMILY, weights)
         exhausted = decoder.maybe_exhausted()
-    except CODER_ERRORS as exc:
+    except _CODER_ERRORS as exc:
         raise ValueError(f"bad range-coded stream: {exc}") from None
     if not exhausted:
         raise ValueError("words left over after the last code")

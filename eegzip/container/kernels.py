@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import leading_zeros
 
 
 def _compiled(function):
@@ -23,6 +24,20 @@ def _compiled(function):
         return njit(cache=True, nogil=True)(function)
     except RuntimeError:
         return njit(nogil=True)(function)
+
+
+_EXACT_QUOTIENT = np.int64(1) << np.int64(52)
+
+
+@njit(inline="always")
+def _floor_divide(a: np.int64, b: np.int64) -> np.int64:
+    """a // b (floor) for b ≥ 1, through float64 where that is exact: for |a| < 2**52 the
+    quotient's rounding error, below |a/b|·2**-53, is smaller than its distance 1/b to any
+    integer it is not, so the floor is right. Integer division takes several times longer,
+    and the recursion does one per sample when the step is not 1."""
+    if -_EXACT_QUOTIENT < a < _EXACT_QUOTIENT:
+        return np.int64(np.floor(np.float64(a) / np.float64(b)))
+    return a // b
 
 
 @_compiled
@@ -42,106 +57,515 @@ def channel_recursion(
     the prediction errors (``encode``), or back from the errors to k.
 
     One function both ways, so that the encoder's errors are by construction what the decoder
-    inverts. ``known`` holds, per sample, the terms that need no decoded sample of this
-    channel plus the rounding half; segment j spans ``spans[j]`` with ``taps[j, :orders[j]]``
+    inverts (the encoder's loops run in another order over the same integers). ``known``
+    holds, per sample, the terms that need no decoded sample of this channel plus the
+    rounding half; segment j spans ``spans[j]`` with ``taps[j, :orders[j]]``
     = a_1..a_p, shift ``shifts[j]`` and gain g = ``gains[j]`` (0 without codec terms).
     v[t] = y[t] − y[t−1] is 0 before the block, and y[−1] = decoded[0].
     """
-    n = series.size
-    v = np.zeros(n, np.int64)
+    n, most = series.size, taps.shape[1]
+    v = np.zeros(most + n, np.int64)  # v[most + t] = y[t] − y[t−1]: zeros before the block
     out = np.empty(n, np.int64)
+    half_step = (step - 1) // 2
+    if encode:
+        # Every y = d + step·k is known, so each segment's accumulators are a filter over
+        # known values, computed one tap at a time across the samples (vectorised: a sample
+        # at a time took 2–4× longer). int64 sums wrap the same in any order: these are the
+        # integers of the decoder's recursion below.
+        signal = decoded + step * series
+        v[most] = signal[0] - decoded[0]
+        v[most + 1 :] = signal[1:] - signal[:-1]
+        for j in range(spans.shape[0]):
+            lo, hi = spans[j, 0], spans[j, 1]
+            sums = known[lo:hi].copy()
+            if gains[j]:
+                for t in range(max(lo, 1), hi):
+                    sums[t - lo] += gains[j] * series[t - 1]
+            for i in range(orders[j]):
+                tap, past = taps[j, i], v[most + lo - 1 - i : most + hi - 1 - i]
+                for t in range(hi - lo):
+                    sums[t] += tap * past[t]
+            for t in range(lo, hi):
+                before = signal[t - 1] if t else decoded[0]
+                guess = (sums[t - lo] >> shifts[j]) + before - decoded[t]
+                if step == 1:
+                    out[t] = series[t] - guess
+                else:
+                    out[t] = series[t] - _floor_divide(guess + half_step, step)
+        return out
     y_prev = decoded[0]
     k_prev = np.int64(0)
-    half_step = (step - 1) // 2
+    v_last = np.int64(0)  # v[t − 1], kept out of memory: the next sample waits on it
     for j in range(spans.shape[0]):
         order, shift, gain = orders[j], shifts[j], gains[j]
+        first = taps[j, 0] if order else np.int64(0)
+        # a_p..a_2 against v[t−p..t−2]: one contiguous dot product of values stored earlier
+        backwards = taps[j, 1:order][::-1].copy()
         for t in range(spans[j, 0], spans[j, 1]):
-            acc = known[t] + gain * k_prev
-            for i in range(1, min(order, t) + 1):
-                acc += taps[j, i - 1] * v[t - i]
+            acc = known[t] + gain * k_prev + first * v_last
+            past = v[most + t - order : most + t - 1]
+            for i in range(order - 1):
+                acc += backwards[i] * past[i]
             acc >>= shift
             if step == 1:  # k̂ = guess − d needs no division
-                if encode:
-                    y = decoded[t] + series[t]
-                    out[t] = y - y_prev - acc
-                else:
-                    y = y_prev + acc + series[t]
-                    out[t] = y - decoded[t]
+                y = y_prev + acc + series[t]
                 k_prev = y - decoded[t]
             else:
-                k_hat = (acc + y_prev + half_step - decoded[t]) // step
-                k_prev = series[t] if encode else series[t] + k_hat
-                out[t] = series[t] - k_hat if encode else k_prev
+                k_prev = series[t] + _floor_divide(acc + y_prev + half_step - decoded[t], step)
                 y = decoded[t] + step * k_prev
-            v[t] = y - y_prev
+            out[t] = k_prev
+            v_last = y - y_prev
+            v[most + t] = v_last
             y_prev = y
     return out
 
 
+@njit(inline="always")
+def _zigzag(e: np.int64) -> np.uint64:
+    return np.uint64((e << np.int64(1)) ^ (e >> np.int64(63)))
+
+
 @_compiled
-def tokenize(u: np.ndarray, direct_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(token, number of raw bits, raw bits) of each zigzag-mapped error u (spec §5.10).
+def token_of(value: np.uint64, direct_tokens: int) -> tuple[int, int]:
+    """(token, number of raw bits) of one zigzag-mapped error u (spec §5.10).
 
     Below ``direct_tokens`` the token is u; above, direct + 4·(n − 4) + the two bits after the
     leading one, where n + 1 is u's bit length, and the n − 2 lower bits are raw.
     """
-    direct = np.uint64(direct_tokens)
-    token = np.empty(u.size, np.int64)
-    n_raw = np.zeros(u.size, np.int64)
-    raw = np.zeros(u.size, np.uint64)
-    for i in range(u.size):
-        value = u[i]
-        if value < direct:
-            token[i] = np.int64(value)
-            continue
-        n = 0  # the leading one's position (a shift by 64 would be undefined)
-        while n < 63 and (value >> np.uint64(n + 1)) != np.uint64(0):
-            n += 1
-        low = np.uint64(n - 2)
-        token[i] = direct_tokens + 4 * (n - 4) + np.int64((value >> low) & np.uint64(3))
-        n_raw[i] = n - 2
-        raw[i] = value & ((np.uint64(1) << low) - np.uint64(1))
-    return token, n_raw, raw
+    if value < np.uint64(direct_tokens):
+        return np.int64(value), 0
+    n = 63 - leading_zeros(value)  # the leading one's position
+    return direct_tokens + 4 * (n - 4) + np.int64((value >> np.uint64(n - 2)) & np.uint64(3)), n - 2
 
 
 @_compiled
-def pack_bits(raw: np.ndarray, n_raw: np.ndarray) -> np.ndarray:
-    """Each value's n_raw low bits, most significant first, concatenated, zero-padded to bytes."""
-    out = np.zeros((n_raw.sum() + 7) // 8, np.uint8)
-    at = 0
-    for i in range(raw.size):
-        for b in range(n_raw[i] - 1, -1, -1):
-            if (raw[i] >> np.uint64(b)) & np.uint64(1):
-                out[at >> 3] |= np.uint8(0x80 >> (at & 7))
+def error_tokens(
+    errors: np.ndarray, partition: int, n_contexts: int, direct_tokens: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The entropy layer's encoder side in three passes over (channels, samples) int64 errors.
+
+    Returns the context z of each partition (floor(2·log2(mean u + 1)), clipped), the tokens
+    grouped by context in coding order (context after context; within one, channel after
+    channel, each in time order), where each context's group starts (``n_contexts`` + 1
+    bounds), and the raw bits of every sample in sample order, packed most significant first.
+    """
+    n_channels, n = errors.shape
+    parts = (n + partition - 1) // partition
+    z = np.empty((n_channels, parts), np.int64)
+    bounds = np.zeros(n_contexts + 1, np.int64)
+    for c in range(n_channels):
+        for q in range(parts):
+            lo, hi = q * partition, min(n, (q + 1) * partition)
+            total = 0.0
+            for t in range(lo, hi):
+                value = _zigzag(errors[c, t])
+                signed = np.int64(value)  # converts faster; the same float below 2**63
+                total += float(signed) if signed >= 0 else float(value)
+            context = np.floor(2 * np.log2(total / (hi - lo) + 1))
+            z[c, q] = int(min(max(context, 0), n_contexts - 1))
+            bounds[z[c, q] + 1] += hi - lo
+    for j in range(n_contexts):
+        bounds[j + 1] += bounds[j]
+    cursor = bounds[:-1].copy()
+    tokens = np.empty(n_channels * n, np.uint8)
+    raw_bits = 0
+    for c in range(n_channels):
+        for q in range(parts):
+            at = cursor[z[c, q]]
+            for t in range(q * partition, min(n, (q + 1) * partition)):
+                tokens[at], n_raw = token_of(_zigzag(errors[c, t]), direct_tokens)
+                raw_bits += n_raw
+                at += 1
+            cursor[z[c, q]] = at
+    packed = np.zeros((raw_bits + 7) // 8, np.uint8)
+    pending, n_pending, at = np.uint64(0), 0, 0  # bits not yet written (fewer than 8), next byte
+    for c in range(n_channels):
+        for t in range(n):
+            value = _zigzag(errors[c, t])
+            n_raw = token_of(value, direct_tokens)[1]
+            while n_raw > 0:  # at most 32 bits at a time, most significant first
+                take = min(32, n_raw)
+                n_raw -= take
+                bits = (value >> np.uint64(n_raw)) & np.uint64((1 << take) - 1)
+                pending = (pending << np.uint64(take)) | bits
+                n_pending += take
+                while n_pending >= 8:
+                    n_pending -= 8
+                    packed[at] = np.uint8((pending >> np.uint64(n_pending)) & np.uint64(0xFF))
+                    at += 1
+    if n_pending:
+        packed[at] = np.uint8((pending << np.uint64(8 - n_pending)) & np.uint64(0xFF))
+    return z, tokens, bounds, packed
+
+
+@_compiled
+def errors_of_tokens(
+    tokens: np.ndarray, bounds: np.ndarray, z: np.ndarray, partition: int, n: int,
+    packed: np.ndarray, direct_tokens: int,
+) -> tuple[np.ndarray, int]:  # fmt: skip
+    """Inverse of error_tokens given the contexts: the (channels, n) errors, and the number of
+    raw bits that the tokens call for. The errors are empty when ``packed`` is not exactly
+    that many bits, zero-padded to a byte (the caller then rejects the stream)."""
+    total = 0
+    for i in range(tokens.size):
+        if tokens[i] >= direct_tokens:
+            total += (tokens[i] - direct_tokens) // 4 + 2
+    if packed.size != (total + 7) // 8 or (total % 8 and packed[-1] & (0xFF >> (total % 8))):
+        return np.zeros((0, n), np.int64), total
+    n_channels = z.shape[0]
+    errors = np.empty((n_channels, n), np.int64)
+    cursor = bounds[:-1].copy()
+    buffer, held, at = np.uint64(0), 0, 0  # the next `held` raw bits, and the next byte
+    for c in range(n_channels):
+        for q in range(z.shape[1]):
+            next_token = cursor[z[c, q]]
+            for t in range(q * partition, min(n, (q + 1) * partition)):
+                token = tokens[next_token]
+                next_token += 1
+                value = np.uint64(token)
+                if token >= direct_tokens:
+                    value = np.uint64(4 + (token - direct_tokens) % 4)
+                    n_raw = (token - direct_tokens) // 4 + 2
+                    while n_raw > 0:  # at most 32 bits at a time, most significant first
+                        take = min(32, n_raw)
+                        while held < take:
+                            buffer = (buffer << np.uint64(8)) | np.uint64(packed[at])
+                            held += 8
+                            at += 1
+                        held -= take
+                        bits = (buffer >> np.uint64(held)) & np.uint64((1 << take) - 1)
+                        value = (value << np.uint64(take)) | bits
+                        n_raw -= take
+                errors[c, t] = np.int64(value >> np.uint64(1)) ^ -np.int64(value & np.uint64(1))
+            cursor[z[c, q]] = next_token
+    return errors, total
+
+
+_WORD_BITS = 32
+_BUCKET_BITS = 10  # the decoder's symbol lookup: 1024 buckets of quantiles
+
+
+@njit(inline="always")
+def chunk_model(prior: np.ndarray, counts: np.ndarray, count_weight: int, precision: int,
+                 left: np.ndarray) -> None:  # fmt: skip
+    """The left cumulatives of an adaptive sequence's model before a chunk (spec §5.10):
+    weights w from the prior and count_weight × the counts so far, summing to
+    2**precision − size; symbol i has probability w_i + 1, so left[i] = Σ_{j<i} w_j + i.
+    This is what constriction 0.5's Categorical(w, perfect=False) builds from such weights."""
+    size = prior.size
+    total = (1 << precision) - size
+    base = prior + count_weight * counts
+    weights = base * total // base.sum()
+    weights[np.argmax(base)] += total - weights.sum()
+    for i in range(size):
+        left[i + 1] = left[i] + np.uint64(weights[i] + 1)
+
+
+@_compiled
+def range_encoder(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """A range encoder as constriction 0.5's queue encoder starts: its state [lower, range,
+    words held back while the interval wraps (its "inverted situation"), the first of them,
+    words written], and room for ``capacity`` words (one per symbol, and three to seal)."""
+    state = np.zeros(5, np.uint64)
+    state[1] = ~np.uint64(0)
+    return state, np.empty(capacity + 3, np.uint32)
+
+
+@_compiled
+def encode_adaptive(
+    symbols: np.ndarray, prior: np.ndarray, precision: int, first_chunk: int,
+    count_weight: int, state: np.ndarray, words: np.ndarray,
+) -> None:  # fmt: skip
+    """Range-code one adaptive sequence (spec §5.10), word for word as constriction 0.5's
+    queue encoder: 64-bit state, 32-bit words, carries resolved by holding back the words
+    of a wrapped interval. ``state`` and ``words`` (from range_encoder) advance in place."""
+    size = prior.size
+    counts = np.zeros(size, np.int64)
+    left = np.zeros(size + 1, np.uint64)
+    lower, width, held, first_held, n_words = state[0], state[1], state[2], state[3], state[4]
+    word_floor = np.uint64(1) << np.uint64(64 - _WORD_BITS)
+    n = symbols.size
+    start, edge = 0, first_chunk
+    while start < n:
+        stop = min(n, edge)
+        chunk_model(prior, counts, count_weight, precision, left)
+        for t in range(start, stop):
+            symbol = symbols[t]
+            scale = width >> np.uint64(precision)
+            width = scale * (left[symbol + 1] - left[symbol])
+            new_lower = lower + scale * left[symbol]
+            if held and new_lower + width > new_lower:  # the interval no longer wraps
+                carry = new_lower < lower
+                words[n_words] = (first_held + np.uint64(carry)) & np.uint64(0xFFFFFFFF)
+                n_words += np.uint64(1)
+                for _ in range(1, np.int64(held)):
+                    words[n_words] = 0 if carry else 0xFFFFFFFF
+                    n_words += np.uint64(1)
+                held = np.uint64(0)
+            lower = new_lower
+            if width < word_floor:
+                width <<= np.uint64(_WORD_BITS)
+                top_word = lower >> np.uint64(64 - _WORD_BITS)
+                lower <<= np.uint64(_WORD_BITS)
+                if held:
+                    held += np.uint64(1)
+                elif lower + width > lower:
+                    words[n_words] = top_word
+                    n_words += np.uint64(1)
+                else:
+                    held, first_held = np.uint64(1), top_word
+        for t in range(start, stop):
+            counts[symbols[t]] += 1
+        start, edge = stop, 2 * edge
+    state[0], state[1], state[2], state[3], state[4] = lower, width, held, first_held, n_words
+
+
+@_compiled
+def sealed_words(state: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """The encoder's words with those that end the stream (constriction 0.5's seal): any
+    held-back words, resolved, then a word that identifies the final interval whatever
+    follows, and a zero word where that one alone would not. Empty if nothing was coded."""
+    lower, width, held, first_held, n_words = state[0], state[1], state[2], state[3], state[4]
+    if width == ~np.uint64(0):
+        return words[:0].copy()
+    at, n_held = np.int64(n_words), np.int64(held)
+    out = words[: at + n_held + 2].copy()
+    point = lower + ((np.uint64(1) << np.uint64(64 - _WORD_BITS)) - np.uint64(1))
+    if held:
+        wrapped = point < lower
+        out[at] = (first_held + np.uint64(wrapped)) & np.uint64(0xFFFFFFFF)
+        at += 1
+        for _ in range(1, n_held):
+            out[at] = 0 if wrapped else 0xFFFFFFFF
             at += 1
+    point_word = point >> np.uint64(64 - _WORD_BITS)
+    out[at] = point_word
+    at += 1
+    if (lower + width) >> np.uint64(64 - _WORD_BITS) == point_word:
+        out[at] = 0
+        at += 1
+    return out[:at]
+
+
+@_compiled
+def range_decoder(words: np.ndarray) -> np.ndarray:
+    """A range decoder's state over ``words`` (u32): [lower, range, point, words read], as
+    constriction 0.5's queue decoder starts (point: the first two words; zeros past the end)."""
+    point = np.uint64(0)
+    read = 0
+    while read < min(2, words.size):
+        point = (point << np.uint64(_WORD_BITS)) | np.uint64(words[read])
+        read += 1
+    if read == 1:
+        point <<= np.uint64(_WORD_BITS)
+    state = np.zeros(4, np.uint64)
+    state[1] = ~np.uint64(0)
+    state[2], state[3] = point, read
+    return state
+
+
+@_compiled
+def decode_adaptive(
+    words: np.ndarray, state: np.ndarray, n: int, prior: np.ndarray, precision: int,
+    first_chunk: int, count_weight: int,
+) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """n symbols of one adaptive sequence, range-decoded from ``words`` as constriction
+    0.5's queue decoder does; ``state`` (from range_decoder) is advanced in place. False
+    when the stream is invalid (a quantile past the end of the distribution), as
+    constriction reports it.
+
+    The symbol is looked up by the quantile's top bits, then found by a short scan (a
+    bisection's unpredictable branches cost twice as much).
+    """
+    size = prior.size
+    out = np.empty(n, np.int64)
+    counts = np.zeros(size, np.int64)
+    left = np.zeros(size + 1, np.uint64)
+    first = np.zeros(1 << _BUCKET_BITS, np.int64)
+    bucket_shift = np.uint64(precision - _BUCKET_BITS)
+    lower, width, point, read = state[0], state[1], state[2], np.int64(state[3])
+    word_floor = np.uint64(1) << np.uint64(64 - _WORD_BITS)
+    start, edge = 0, first_chunk
+    while start < n:
+        stop = min(n, edge)
+        chunk_model(prior, counts, count_weight, precision, left)
+        symbol = 0
+        for b in range(first.size):  # the symbol at the start of each bucket of quantiles
+            while left[symbol + 1] <= np.uint64(b) << bucket_shift:
+                symbol += 1
+            first[b] = symbol
+        for t in range(start, stop):
+            scale = width >> np.uint64(precision)
+            quantile = (point - lower) // scale
+            if quantile >= np.uint64(1 << precision):
+                state[0], state[1], state[2], state[3] = lower, width, point, read
+                return out[:t], False
+            low = first[quantile >> bucket_shift]
+            while left[low + 1] <= quantile:
+                low += 1
+            out[t] = low
+            lower += scale * left[low]
+            width = scale * (left[low + 1] - left[low])
+            if width < word_floor:
+                lower <<= np.uint64(_WORD_BITS)
+                width <<= np.uint64(_WORD_BITS)
+                point <<= np.uint64(_WORD_BITS)
+                if read < words.size:
+                    point |= np.uint64(words[read])
+                    read += 1
+        for t in range(start, stop):
+            counts[out[t]] += 1
+        start, edge = stop, 2 * edge
+    state[0], state[1], state[2], state[3] = lower, width, point, read
+    return out, True
+
+
+@_compiled
+def fill_lagged(out: np.ndarray, column: int, series: np.ndarray, lags: np.ndarray, start: int,
+                stride: int) -> None:  # fmt: skip
+    """out[i, column + j] = series[start + i·stride + lags[j]]: a design matrix's columns of
+    one series at several lags (out in Fortran order, filled column by column)."""
+    for j in range(lags.size):
+        at = start + lags[j]
+        for i in range(out.shape[0]):
+            out[i, column + j] = series[at + i * stride]
+
+
+@_compiled
+def median(values: np.ndarray) -> float:
+    """np.median without numpy's per-call overhead, which dominated for the fits' small
+    samples."""
+    return np.median(values)
+
+
+@_compiled
+def ridge_solutions(gram: np.ndarray, rhs: np.ndarray, uses: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of each candidate j, which uses the columns where
+    ``uses[:, j]``: (gram restricted to them + a touch of ridge) x = rhs there, by Cholesky;
+    zeros where that matrix is not positive definite. (width, candidates); one call instead
+    of a LAPACK call per candidate, whose overhead was most of the fits' solves.
+    """
+    width, n_candidates = uses.shape
+    out = np.zeros((width, n_candidates))
+    for j in range(n_candidates):
+        idx = np.flatnonzero(uses[:, j])
+        m = idx.size
+        factor = np.empty((m, m))
+        trace = 0.0
+        for a in range(m):
+            trace += gram[idx[a], idx[a]]
+        ridge = 1e-9 * (trace / max(m, 1) + 1.0)
+        positive = True
+        for a in range(m):  # factor = L, lower triangular, gram + ridge = L Lᵀ
+            for b in range(a + 1):
+                total = gram[idx[a], idx[b]] + (ridge if a == b else 0.0)
+                for i in range(b):
+                    total -= factor[a, i] * factor[b, i]
+                if a == b:
+                    if not total > 0.0:
+                        positive = False
+                        break
+                    factor[a, a] = np.sqrt(total)
+                else:
+                    factor[a, b] = total / factor[b, b]
+            if not positive:
+                break
+        if not positive:
+            continue
+        x = np.empty(m)
+        for a in range(m):  # L y = rhs, then Lᵀ x = y
+            total = rhs[idx[a]]
+            for i in range(a):
+                total -= factor[a, i] * x[i]
+            x[a] = total / factor[a, a]
+        for a in range(m - 1, -1, -1):
+            total = x[a]
+            for i in range(a + 1, m):
+                total -= factor[i, a] * x[i]
+            x[a] = total / factor[a, a]
+        for a in range(m):
+            out[idx[a], j] = x[a]
     return out
 
 
 @_compiled
-def detokenize(token: np.ndarray, packed: np.ndarray, direct_tokens: int) -> tuple[np.ndarray, int]:
-    """Inverse of tokenize and pack_bits: the values u, and the number of raw bits that the
-    tokens call for; u is empty when ``packed`` is not exactly that many bits, zero-padded to
-    a byte (the caller then rejects the stream)."""
-    total = 0
-    for i in range(token.size):
-        if token[i] >= direct_tokens:
-            total += (token[i] - direct_tokens) // 4 + 2
-    if packed.size != (total + 7) // 8 or (total % 8 and packed[-1] & (0xFF >> (total % 8))):
-        return np.zeros(0, np.uint64), total
-    u = np.empty(token.size, np.uint64)
-    at = 0
-    for i in range(token.size):
-        if token[i] < direct_tokens:
-            u[i] = np.uint64(token[i])
+def quantised_coefficients(
+    coef: np.ndarray, precisions: np.ndarray, most_shift: int, most_bits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each precision p: integer coefficients with about p significant bits and their
+    shift (the largest up to ``most_shift`` that keeps every |q| below 2**(most_bits − 1)),
+    or all zeros with shift 0 where none does. (shifts, q: precisions × coefficients)."""
+    top = 0.0
+    for value in coef:
+        top = max(top, abs(value))
+    limit = 2.0 ** (most_bits - 1)
+    shifts = np.zeros(precisions.size, np.int64)
+    q = np.zeros((precisions.size, coef.size), np.int64)
+    for j in range(precisions.size):
+        shift = precisions[j] - (int(np.ceil(np.log2(top))) if top > 0 else 0)
+        shift = min(max(shift, 0), most_shift)
+        while True:
+            largest = 0.0
+            for value in coef:
+                largest = max(largest, abs(np.rint(value * 2.0**shift)))
+            if largest < limit or shift == 0:
+                break
+            shift -= 1
+        if largest >= limit:
             continue
-        n_raw = (token[i] - direct_tokens) // 4 + 2
-        value = np.uint64(4 + (token[i] - direct_tokens) % 4)
-        for _ in range(n_raw):
-            bit = (packed[at >> 3] >> (7 - (at & 7))) & 1
-            value = (value << np.uint64(1)) | np.uint64(bit)
-            at += 1
-        u[i] = value
-    return u, total
+        shifts[j] = shift
+        for i in range(coef.size):
+            q[j, i] = np.int64(np.rint(coef[i] * 2.0**shift))
+    return shifts, q
+
+
+@njit(inline="always")
+def _laplace_bits(total_abs: float, size: int) -> float:
+    """About what the entropy layer spends on ``size`` errors of this total magnitude."""
+    return size * (np.log2(total_abs / size + 0.5) + 1.6)
+
+
+@_compiled
+def fit_bits(target: np.ndarray, predictions: np.ndarray, partition: int) -> np.ndarray:
+    """Estimated bits of each column's errors target − predictions[:, j] (rows, models), a
+    Laplace code per partition of rows: how the residual coder scores its candidates."""
+    n, n_models = predictions.shape
+    bits = np.zeros(n_models)
+    for j in range(n_models):
+        for lo in range(0, n, partition):
+            hi = min(n, lo + partition)
+            total = 0.0
+            for i in range(lo, hi):
+                total += abs(target[i] - predictions[i, j])
+            bits[j] += _laplace_bits(total, hi - lo)
+    return bits
+
+
+@_compiled
+def prediction_bits(
+    acc: np.ndarray, shifts: np.ndarray, y_prev: np.ndarray, decoded: np.ndarray,
+    k: np.ndarray, step: int, partition: int,
+) -> np.ndarray:  # fmt: skip
+    """Estimated bits (as fit_bits) of the exact errors of each model j, whose accumulators
+    (rows, models) hold integers: k − k̂ with k̂ = round((y_prev + (acc + half) >> shift −
+    decoded) / step), as channel_recursion computes them."""
+    n, n_models = acc.shape
+    bits = np.zeros(n_models)
+    half_step = (step - 1) // 2
+    for j in range(n_models):
+        shift = shifts[j]
+        half = (np.int64(1) << shift) >> 1
+        for lo in range(0, n, partition):
+            hi = min(n, lo + partition)
+            total = 0.0
+            for i in range(lo, hi):
+                guess = y_prev[i] + ((np.int64(acc[i, j]) + half) >> shift)
+                k_hat = guess - decoded[i]
+                if step != 1:  # an estimate: the floor through float64 (exact below 2**52)
+                    k_hat = np.int64(np.floor((k_hat + half_step) / step))
+                total += abs(float(k[i] - k_hat))
+            bits[j] += _laplace_bits(total, hi - lo)
+    return bits
 
 
 @_compiled

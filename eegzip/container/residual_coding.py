@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
 from .entropy import decode_errors, encode_errors
@@ -37,12 +36,17 @@ from .format import RESP_MODEL_HEAD as MODEL_HEAD
 
 _ORDERS = (8, 16, 32)
 _PRECISIONS = (8, 10, 11, 12, 13, 14, 16)  # all scored from one product: trying more is cheap
-_NEIGHBOUR_LAGS = (-1, 0, 1)
+# Lags of the regressor series, in coefficient order: own differences v[t-1..t-32], k[t-1],
+# Δd[t-2..t+2], and each neighbour's errors at t-1, t, t+1
+_OWN_LAGS = np.arange(-1, -RESP_MAX_ORDER - 1, -1)
+_K_LAGS = np.array([-1])
+_SLOPE_LAGS = np.arange(1 - RESP_CODEC_LAGS, RESP_CODEC_LAGS)
+_NEIGHBOUR_LAGS = np.array([-1, 0, 1])
 _REWEIGHTINGS = 2
 _PAD = RESP_MAX_ORDER  # zeros on each side of a regressor series: more than any lag
-_SCORE_STRIDE = 4  # long segments are fitted on every 8th sample, scored on every 4th
+_STRIDE = 8  # long segments are fitted and scored on every 8th sample
 _LONG_SEGMENT = 8192  # samples from which a segment is long
-_MEDIAN_STRIDE = 8  # the reweighting's scale: the median of every 8th residual
+_MEDIAN_STRIDE = 8  # the reweighting's scale: the median of the residuals at every 8th row
 _NEIGHBOURS_USED = 8  # earlier channels a model may read (the spec allows RESP_MAX_NEIGHBOURS)
 
 
@@ -76,9 +80,14 @@ class Signals:
     slope: np.ndarray  # Δd: differences of the decoded signal, 0 at the first sample
 
     @classmethod
-    def of(cls, decoded: np.ndarray, steps: np.ndarray) -> Signals:
-        d = decoded.astype(np.int64)
-        return cls(d, steps.astype(np.int64).reshape(-1, 1), np.diff(d, axis=1, prepend=d[:, :1]))
+    def of(cls, decoded: np.ndarray | None, steps: np.ndarray, shape: tuple[int, int]) -> Signals:
+        """``decoded=None``: RESI's d = 0 (then Δd, which no RESI model reads, is 0 too)."""
+        column = steps.astype(np.int64).reshape(-1, 1)
+        if decoded is None:
+            zeros = np.zeros(shape, np.int64)
+            return cls(zeros, column, zeros)
+        d = decoded.astype(np.int64, copy=False)
+        return cls(d, column, np.diff(d, axis=1, prepend=d[:, :1]))
 
 
 def _shifted(
@@ -131,42 +140,44 @@ class _Regressors:
     them. Rows are made per segment, as float64 for the fits or int64 where exactness needs.
     """
 
-    groups: tuple[tuple[np.ndarray, tuple[int, ...]], ...]  # (zero-padded int64 series, lags)
+    groups: tuple[tuple[np.ndarray, np.ndarray], ...]  # (zero-padded int64 series, lags)
     codec_terms: bool
     neighbours: tuple[int, ...]  # the earlier channels whose errors are regressors
     top: np.ndarray  # float64 per column: max |value| of its series over the block
 
     @classmethod
-    def of(
-        cls, c: int, sig: Signals, k: np.ndarray, v: np.ndarray, errors: np.ndarray,
-        codec_terms: bool, neighbours: tuple[int, ...],
-    ) -> _Regressors:  # fmt: skip
-        groups = [(v, tuple(range(-1, -RESP_MAX_ORDER - 1, -1)))]
-        if codec_terms:
-            slope_lags = tuple(range(1 - RESP_CODEC_LAGS, RESP_CODEC_LAGS))
-            groups += [(k[c], (-1,)), (sig.slope[c], slope_lags)]
-        groups += [(errors[o], _NEIGHBOUR_LAGS) for o in neighbours]
-        top = [max(float(s.max(initial=0)), -float(s.min(initial=0))) for s, _ in groups]
-        widths = [len(lags) for _, lags in groups]
-        padded = tuple((np.pad(s, _PAD), lags) for s, lags in groups)
-        return cls(padded, codec_terms, neighbours, np.repeat(top, widths))
+    def of(cls, c: int, padded: _Padded, v: np.ndarray, neighbours: tuple[int, ...]) -> _Regressors:
+        """Channel c's regressors: the zero-padded differences ``v``, then (with codec terms)
+        k[c] and Δd[c], then the errors of ``neighbours``."""
+        groups = [(v, _OWN_LAGS)]
+        top = [_largest(v)]
+        if padded.codec_terms:
+            groups += [(padded.k[c], _K_LAGS), (padded.slope[c], _SLOPE_LAGS)]
+            top += [padded.tops[c, 0], padded.tops[c, 1]]
+        groups += [(padded.errors[o], _NEIGHBOUR_LAGS) for o in neighbours]
+        top += [padded.tops[o, 2] for o in neighbours]
+        widths = [lags.size for _, lags in groups]
+        return cls(tuple(groups), padded.codec_terms, neighbours, np.repeat(top, widths))
 
-    def design(self, lo: int, hi: int, dtype: type, stride: int = 1) -> np.ndarray:
+    def design(
+        self, lo: int, hi: int, dtype: type, stride: int = 1, target: np.ndarray | None = None
+    ) -> np.ndarray:
         """The regressors at every ``stride``-th sample of [lo, hi) as columns (Fortran order:
-        filled and read by column).
+        filled and read by column), and ``target`` there as a last column if given (one
+        product of the rows then gives the Gram matrix and the right-hand side).
 
-        Each group's lags are consecutive, so its columns are one slice of a sliding window
-        over the zero-padded series (reversed for descending lags).
+        The series are zero-padded, so every lag reads inside them.
         """
-        x = np.empty((len(range(lo, hi, stride)), self.top.size), dtype, order="F")
+        from . import kernels
+
+        extra = 0 if target is None else 1
+        x = np.empty((len(range(lo, hi, stride)), self.top.size + extra), dtype, order="F")
+        if target is not None:
+            x[:, -1] = target[lo:hi:stride]
         col = 0
         for padded, lags in self.groups:
-            first = min(lags)
-            windows = sliding_window_view(padded, len(lags))[
-                _PAD + lo + first : _PAD + hi + first : stride
-            ]
-            x[:, col : col + len(lags)] = windows if lags[0] == first else windows[:, ::-1]
-            col += len(lags)
+            kernels.fill_lagged(x, col, padded, lags, _PAD + lo, stride)
+            col += lags.size
         return x
 
     def columns(self, order: int, codec: int, n_neighbours: int) -> np.ndarray:
@@ -179,77 +190,63 @@ class _Regressors:
         ]).astype(np.intp)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Padded:
+    """The block's series that are regressors, each row zero-padded by _PAD on both sides
+    once (not per channel); ``errors`` is filled in channel by channel as they are coded."""
+
+    k: np.ndarray | None  # None without codec terms (RESI)
+    slope: np.ndarray | None
+    errors: np.ndarray
+    codec_terms: bool
+    tops: np.ndarray  # float64 (channels, 3): max |value| of k, Δd and the errors, per channel
+
+    @classmethod
+    def of(cls, k: np.ndarray, sig: Signals, codec_terms: bool) -> _Padded:
+        errors = np.zeros((k.shape[0], k.shape[1] + 2 * _PAD), np.int64)
+        tops = np.zeros((k.shape[0], 3))
+        if not codec_terms:
+            return cls(None, None, errors, False, tops)
+        tops[:, 0], tops[:, 1] = _largest(k), _largest(sig.slope)
+        return cls(_zero_padded(k), _zero_padded(sig.slope), errors, True, tops)
+
+    def set_errors(self, c: int, errors: np.ndarray) -> None:
+        """Channel c's prediction errors, once coded: a regressor of the later channels."""
+        self.errors[c, _PAD:-_PAD] = errors
+        self.tops[c, 2] = _largest(errors)
+
+
+def _largest(series: np.ndarray) -> np.ndarray:
+    """max |value| along the last axis, as float64 (0 for no values)."""
+    smallest = series.min(axis=-1, initial=0).astype(np.float64)
+    return np.maximum(series.max(axis=-1, initial=0), -smallest)
+
+
+def _zero_padded(series: np.ndarray) -> np.ndarray:
+    """Each row of (rows, samples) with _PAD zeros on both sides."""
+    out = np.zeros((series.shape[0], series.shape[1] + 2 * _PAD), np.int64)
+    out[:, _PAD:-_PAD] = series
+    return out
+
+
 _EXACT_FLOAT = 2.0**52  # bound on Σ|x·a| below which float64 sums of integers are exact
 
 
 def _accumulators(
-    models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int, stride: int
+    coefs: np.ndarray, regressors: _Regressors, xs: np.ndarray, lo: int, hi: int, stride: int
 ) -> np.ndarray:
-    """Each model's int64 sum of regressors times coefficients over every ``stride``-th
-    sample of [lo, hi), wrapping as the decoder's does; (samples, models). ``xs`` holds the
-    regressors there as float64.
+    """Each model's int64 sum of regressors times its coefficients (a column of ``coefs``)
+    over every ``stride``-th sample of [lo, hi), wrapping as the decoder's does; (samples,
+    models). ``xs`` holds the regressors there as float64.
 
     Through float64 (one BLAS product for all) when Σ_j max|x_j|·|a_j| < 2**52 for every
     model: then each product and partial sum, in any order, is an integer below 2**53, so
     exact, and equals the int64 result. Otherwise in int64 (slow; the decoder's arithmetic).
     """
-    coefs = np.zeros((regressors.top.size, len(models)), np.int64)
-    for j, m in enumerate(models):
-        coefs[regressors.columns(m.order, m.codec_lags, len(m.neighbours)), j] = m.coefs
     as_floats = coefs.astype(np.float64)
     if (regressors.top @ np.abs(as_floats) < _EXACT_FLOAT).all():
         return (xs @ as_floats).astype(np.int64)
     return regressors.design(lo, hi, np.int64, stride) @ coefs
-
-
-def _errors_of(
-    models: list[Model], regressors: _Regressors, xs: np.ndarray, lo: int, hi: int, c: int,
-    sig: Signals, k: np.ndarray, y_prev: np.ndarray, stride: int = 1,
-) -> np.ndarray:  # fmt: skip
-    """Exact prediction errors of channel c at every ``stride``-th sample of [lo, hi), as the
-    decoder will recompute them; (samples, models). ``xs``: the regressors at those samples."""
-    shifts = np.array([m.shift for m in models], np.int64)
-    halves = np.array([_half(m.shift) for m in models], np.int64)
-    acc = _accumulators(models, regressors, xs, lo, hi, stride)
-    guess = y_prev[lo:hi:stride, None] + ((acc + halves) >> shifts)
-    step = sig.steps[c, 0]
-    k_hat = guess - sig.decoded[c, lo:hi:stride, None]
-    if step != 1:  # lossless needs no division
-        k_hat = np.floor_divide(k_hat + (step - 1) // 2, step)
-    return k[c, lo:hi:stride, None] - k_hat
-
-
-def _estimate_bits(e: np.ndarray, partition: int = 128) -> np.ndarray:
-    """About what entropy.py spends on each column of e (samples, models): a Laplace code
-    per partition."""
-    a = np.abs(e.astype(np.float64))
-    starts = np.arange(0, a.shape[0], partition)
-    sizes = np.diff(starts, append=a.shape[0])[:, None]
-    mean = np.add.reduceat(a, starts, axis=0) / sizes
-    return np.sum(sizes * (np.log2(mean + 0.5) + 1.6), axis=0)
-
-
-def _solve(gram: np.ndarray, rhs: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    g = gram[np.ix_(idx, idx)]
-    g.flat[:: len(idx) + 1] += 1e-9 * (np.trace(g) / len(idx) + 1.0)  # a touch of ridge
-    try:
-        return np.linalg.solve(g, rhs[idx])
-    except np.linalg.LinAlgError:
-        return np.zeros(len(idx))
-
-
-def _quantise(coef: np.ndarray, precision: int) -> tuple[int, np.ndarray]:
-    """Integer coefficients with about ``precision`` significant bits, and their shift."""
-    top = float(np.abs(coef).max(initial=0.0))
-    shift = precision - (int(np.ceil(np.log2(top))) if top > 0 else 0)
-    shift = int(np.clip(shift, 0, RESP_MAX_SHIFT))
-    limit = 2 ** (RESP_MAX_COEF_BITS - 1)
-    while shift > 0 and np.abs(np.rint(coef * 2.0**shift)).max() >= limit:
-        shift -= 1
-    q = np.rint(coef * 2.0**shift)
-    if np.abs(q).max(initial=0) >= limit:
-        return 0, np.zeros(coef.size, np.int64)
-    return shift, q.astype(np.int64)
 
 
 def _structures(n_rows: int, n_neighbours: int, codec_terms: bool):
@@ -267,63 +264,76 @@ def _fit(
 ) -> Model:  # fmt: skip
     """The model of channel c over [lo, hi) that costs fewest estimated bits.
 
-    Everything here looks at a sample of the rows: every ``stride``-th (every 4th in a long
-    segment) for scoring, and every other of those for the fits. The reweighted fit starts
-    unweighted on half its rows (the Gram products are most of the time); the candidates, and
-    then the precisions, are scored from one product each, using every column with zero
-    coefficients where a model has none (no column copies).
+    Everything here looks at a sample of the rows: every ``stride``-th (every 8th in a long
+    segment). The reweighted fit starts unweighted on every other of those (the Gram products
+    are much of the time); the candidates, and then the precisions, are scored from one
+    product each, using every column with zero coefficients where a model has none (no column
+    copies).
     """
+    from . import kernels
+
     n_neighbours = len(regressors.neighbours)
     candidates = list(_structures(hi - lo, n_neighbours, regressors.codec_terms))
     if not candidates:
         return EMPTY
-    stride = _SCORE_STRIDE if hi - lo >= _LONG_SEGMENT else 1
-    xs = regressors.design(lo, hi, np.float64, stride)
-    t = target[lo:hi:stride].astype(np.float64)
-    width = xs.shape[1]
-    every = np.arange(width)  # the fullest model uses every column
-    # The fit's rows with the target as a last column: one product gives the Gram matrix and
-    # the right-hand side.
-    half = np.empty(((xs.shape[0] + 1) // 2, width + 1), order="F")
-    half[:, :width], half[:, width] = xs[::2], t[::2]
-    quarter = np.asfortranarray(half[::2])
-    products = quarter.T @ quarter
-    weighted = np.empty_like(half)
-    for _ in range(_REWEIGHTINGS):  # towards a log-like loss, nearer bits
-        coef = _solve(products[:width, :width], products[:width, width], every)
-        r = np.abs(half[:, width] - half[:, :width] @ coef)
-        w = 1 / (r + 1 + 0.5 * np.median(r[::_MEDIAN_STRIDE]))
-        products = np.multiply(half, w[:, None], out=weighted).T @ weighted
-    gram, rhs = products[:width, :width], products[:width, width]
-    coefs = np.zeros((width, len(candidates)))
-    for j, (order, codec, nb) in enumerate(candidates):
-        idx = regressors.columns(order, codec, nb)
-        coefs[idx, j] = _solve(gram, rhs, idx)
-    sizes = [regressors.columns(*s).size for s in candidates]
+    stride = _STRIDE if hi - lo >= _LONG_SEGMENT else 1
+    rows = regressors.design(lo, hi, np.float64, stride, target)
+    width = rows.shape[1] - 1
+    xs, t = rows[:, :width], rows[:, width]
+    every = np.ones((width, 1), bool)  # the fullest model uses every column
+    half = np.asfortranarray(rows[::2])
+    products = half.T @ half
+    buffer = np.empty_like(rows)
+    for these in [half] * (_REWEIGHTINGS - 1) + [rows]:  # towards a log-like loss, nearer bits
+        gram, rhs = products[:width, :width], products[:width, width]
+        coef = kernels.ridge_solutions(gram, rhs, every)[:, 0]
+        r = np.abs(these[:, width] - these[:, :width] @ coef)
+        scale = kernels.median(r[:: _MEDIAN_STRIDE // (2 if these is half else 1)])
+        weighted = np.multiply(these, 1 / (r + 1 + 0.5 * scale)[:, None], out=buffer[: r.size])
+        products = weighted.T @ weighted
+    uses = np.zeros((width, len(candidates)), bool)
+    for j, structure in enumerate(candidates):
+        uses[regressors.columns(*structure), j] = True
+    coefs = kernels.ridge_solutions(products[:width, :width], products[:width, width], uses)
+    sizes = uses.sum(axis=0)
     part = max(1, RESP_PARTITION // stride)
-    bits = stride * _estimate_bits(t[:, None] - xs @ coefs, part)
-    best = int(np.argmin(bits + 14 * np.array(sizes)))
+    bits = stride * kernels.fit_bits(t, xs @ coefs, part)
+    best = int(np.argmin(bits + 14 * sizes))
     order, codec, nb = candidates[best]
-    coef = coefs[regressors.columns(order, codec, nb), best]
-    neighbours = regressors.neighbours[:nb]
-    models = [EMPTY] + [Model(order, codec, neighbours, *_quantise(coef, precision))
-                        for precision in _PRECISIONS]  # fmt: skip
-    errors = _errors_of(models, regressors, xs, lo, hi, c, sig, k, y_prev, stride)
-    sizes = [m.coef_bits * m.coefs.size + 16 * len(m.neighbours) for m in models]
-    return models[int(np.argmin(stride * _estimate_bits(errors, part) + np.array(sizes)))]
+    idx = regressors.columns(order, codec, nb)
+    shifts, quantised = kernels.quantised_coefficients(
+        coefs[idx, best], np.array(_PRECISIONS), RESP_MAX_SHIFT, RESP_MAX_COEF_BITS
+    )
+    models = [Model(order, codec, regressors.neighbours[:nb], int(shift), q)
+              for shift, q in zip(shifts, quantised, strict=True)]  # fmt: skip
+    # Each precision's exact errors, as the decoder will recompute them, and no model at all
+    candidate_coefs = np.zeros((width, len(models) + 1), np.int64)
+    candidate_coefs[idx, 1:] = quantised.T
+    bits = stride * kernels.prediction_bits(
+        _accumulators(candidate_coefs, regressors, xs, lo, hi, stride),
+        np.concatenate([[0], shifts]), y_prev[lo:hi:stride], sig.decoded[c, lo:hi:stride],
+        k[c, lo:hi:stride], int(sig.steps[c, 0]), part,
+    )  # fmt: skip
+    sizes = [0] + [m.coef_bits * m.coefs.size + 16 * nb for m in models]
+    return ([EMPTY] + models)[int(np.argmin(bits + np.array(sizes)))]
 
 
-def _neighbours(v: np.ndarray, earlier_errors: np.ndarray) -> tuple[int, ...]:
+def _profile(errors: np.ndarray) -> np.ndarray:
+    """A channel's errors as _neighbours compares them: every 4th sample, centred, scaled to
+    unit norm (made once per channel, not once per later channel)."""
+    e = errors[::4].astype(np.float64)
+    e -= e.mean()
+    return e / (np.sqrt(e @ e) + 1e-9)
+
+
+def _neighbours(v: np.ndarray, earlier: np.ndarray) -> tuple[int, ...]:
     """The earlier channels whose errors are likeliest to help predict v: the
-    _NEIGHBOURS_USED with the largest |correlation| with v (on every 4th sample of the
-    block), in channel order."""
-    c = earlier_errors.shape[0]
+    _NEIGHBOURS_USED whose profiles (``earlier``, one row each) have the largest |correlation|
+    with v (on every 4th sample of the block), in channel order."""
+    c = earlier.shape[0]
     if c <= _NEIGHBOURS_USED:
         return tuple(range(c))
-    e = earlier_errors[:, ::4].astype(np.float64)
-    e -= e.mean(axis=1, keepdims=True)
-    centred = v[::4] - v[::4].mean()
-    score = np.abs(e @ centred) / (np.sqrt((e * e).sum(axis=1)) + 1e-9)
+    score = np.abs(earlier @ (v[::4] - v[::4].mean()))
     return tuple(sorted(int(o) for o in np.argsort(-score, kind="stable")[:_NEIGHBOURS_USED]))
 
 
@@ -352,20 +362,21 @@ def _encode_residuals(
     segment: int,
     partition: int,
 ) -> bytes:
-    codec_terms = decoded is not None
-    sig = Signals.of(np.zeros_like(residuals) if decoded is None else decoded, steps)
+    sig = Signals.of(decoded, steps, residuals.shape)
     k = residuals.astype(np.int64)
     y = sig.decoded + sig.steps * k
     y_prev = np.concatenate([sig.decoded[:, :1], y[:, :-1]], axis=1)
-    errors = np.zeros_like(k)
+    padded = _Padded.of(k, sig, decoded is not None)
     spans = segments(k.shape[1], segment)
+    errors = padded.errors[:, _PAD:-_PAD]
+    profiles = np.empty((k.shape[0], len(range(0, k.shape[1], 4))))
     models = []
     for c in range(k.shape[0]):
-        v = y[c] - y_prev[c]
-        neighbours = _neighbours(v, errors[:c])
-        regressors = _Regressors.of(c, sig, k, v, errors, codec_terms, neighbours)
-        row = [_fit(regressors, lo, hi, c, sig, k, y_prev[c], v) for lo, hi in spans]
-        errors[c] = _recursion(row, c, k[c], True, sig, errors, spans)
+        v = _zero_padded((y[c] - y_prev[c])[None])[0]
+        regressors = _Regressors.of(c, padded, v, _neighbours(v[_PAD:-_PAD], profiles[:c]))
+        row = [_fit(regressors, lo, hi, c, sig, k, y_prev[c], v[_PAD:-_PAD]) for lo, hi in spans]
+        padded.set_errors(c, _recursion(row, c, k[c], True, sig, errors, spans))
+        profiles[c] = _profile(errors[c])
         models += row
     return b"".join(encode_model(m) for m in models) + encode_errors(errors, partition)
 
@@ -473,7 +484,7 @@ def decode_residuals(
     spans = segments(n, segment)
     models, at = _decode_models(data, n_channels, len(spans), codec_terms)
     errors = decode_errors(data[at:], n_channels, n, partition)
-    sig = Signals.of(decoded, steps)
+    sig = Signals.of(decoded if codec_terms else None, steps, (n_channels, n))
     k = np.empty((n_channels, n), np.int64)
     for c, row in enumerate(models):
         k[c] = _recursion(row, c, errors[c], False, sig, errors, spans)

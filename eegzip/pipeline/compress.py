@@ -29,6 +29,7 @@ from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline import spectral
 from eegzip.pipeline.channels import MAX_CODEC_RATE, select_codec_channels, uv_factor
 from eegzip.pipeline.groups import Grouping, plan_grouping
+from eegzip.pipeline.heap import retain_freed_memory
 from eegzip.pipeline.layout import BlockLayout, record_blocks
 from eegzip.pipeline.recording_info import signal_infos
 from eegzip.pipeline.resample import rate_ratio
@@ -364,6 +365,7 @@ def compress_file(
     with ``options.max_error_uv`` (archival without codes: the RESI blocks are the time
     blocks, so nothing needs a model, nor torch, to write or read the file)."""
     started = time.perf_counter()
+    retain_freed_memory()
     archival = options.max_error_uv is not None
     without_codes = codec is None and options.bitrate is None and archival
     if options.bitrate is not None:
@@ -476,6 +478,8 @@ def compress_file(
                     duration_seconds=duration,
                 )
                 writer.write_residual_block(residual, time_block=without_codes)
+                if accumulator is None:
+                    return
                 digital = residual.samples()
             else:
                 from eegzip.pipeline.blockcodec import decode_block  # torch: the codec only

@@ -33,6 +33,7 @@ from eegzip.metrics import FidelityAccumulator
 from eegzip.pipeline import spectral
 from eegzip.pipeline.compress import Progress
 from eegzip.pipeline.groups import Grouping
+from eegzip.pipeline.heap import retain_freed_memory
 from eegzip.pipeline.layout import BlockLayout
 from eegzip.pipeline.meta import ContainerMeta
 from eegzip.pipeline.signals import CodecChannels, apply_residual, to_digital, to_uv
@@ -543,6 +544,7 @@ def decompress_file(
     if salvage and (start is not None or duration is not None):
         raise UsageError("--salvage cannot be combined with --start/--duration")
     started = time.perf_counter()
+    retain_freed_memory()
     with ContainerReader.open(source, salvage=salvage) as reader:
         decoder = ContainerDecoder.of(reader, model, device, str(source))
         header, layout, channels = decoder.header, decoder.layout, decoder.channels

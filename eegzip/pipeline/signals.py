@@ -76,7 +76,9 @@ def quantised(
     """
     x = original.astype(np.int64)
     half = (steps[:, None] - 1) // 2
-    k = np.floor_divide(x + half, steps[:, None])
+    # floor((x + half) / step) through float64: exact, as |x + half| < 2**52 (samples are at
+    # most 32-bit), and several times faster than integer division
+    k = np.floor((x + half) / steps[:, None])
     lows = np.minimum([s.digital_min for s in signals], x.min(axis=1, initial=2**31 - 1))
     highs = np.maximum([s.digital_max for s in signals], x.max(axis=1, initial=-(2**31)))
     return k.astype(np.int32), lows.astype(np.int32), highs.astype(np.int32)
