@@ -161,6 +161,9 @@ def test_reading_in_pieces_equals_reading_whole(shared_data: Path) -> None:
         offset = f.header.header_bytes + 2 * f.header.record_size + 4 * 256 * 2
         assert raw == path.read_bytes()[offset : offset + 40]
         assert raw.startswith(b"+2\x14\x14\x00")
+        together = f.read_digital_signals([3, 0, ann], 5, 11)  # the records read once
+        for i, samples in zip([3, 0, ann], together, strict=True):
+            np.testing.assert_array_equal(samples, f.read_digital(i, 5, 11))
 
 
 def test_recording_api(shared_data: Path) -> None:

@@ -27,6 +27,10 @@ def _compiled(function):
 
 
 _EXACT_QUOTIENT = np.int64(1) << np.int64(52)
+# Channels the decoder runs side by side: their recursions overlap. More did not help: the
+# rows of a block lie a multiple of 4 kB apart, so each channel's arrays compete for the same
+# L1 cache sets.
+_SIDE_BY_SIDE = 4
 
 
 @njit(inline="always")
@@ -46,77 +50,90 @@ def channel_recursion(
     encode: bool,
     known: np.ndarray,
     decoded: np.ndarray,
-    step: int,
+    steps: np.ndarray,
     spans: np.ndarray,
     taps: np.ndarray,
     orders: np.ndarray,
     shifts: np.ndarray,
     gains: np.ndarray,
 ) -> np.ndarray:
-    """The spec's prediction of one channel, run forwards: from the quantised residuals k to
-    the prediction errors (``encode``), or back from the errors to k.
+    """The spec's prediction of some channels (rows), run forwards: from the quantised
+    residuals k to the prediction errors (``encode``), or back from the errors to k.
 
     One function both ways, so that the encoder's errors are by construction what the decoder
-    inverts (the encoder's loops run in another order over the same integers). ``known``
-    holds, per sample, the terms that need no decoded sample of this channel plus the
-    rounding half; segment j spans ``spans[j]`` with ``taps[j, :orders[j]]``
-    = a_1..a_p, shift ``shifts[j]`` and gain g = ``gains[j]`` (0 without codec terms).
+    inverts (their loops run in different orders over the same integers). ``known`` holds,
+    per sample, the terms that need no decoded sample of the channel plus the rounding half;
+    segment j spans ``spans[j]``, and channel c's model there has ``taps[c, j, :orders[c, j]]``
+    = a_1..a_p, shift ``shifts[c, j]`` and gain g = ``gains[c, j]`` (0 without codec terms).
     v[t] = y[t] − y[t−1] is 0 before the block, and y[−1] = decoded[0].
     """
-    n, most = series.size, taps.shape[1]
-    v = np.zeros(most + n, np.int64)  # v[most + t] = y[t] − y[t−1]: zeros before the block
-    out = np.empty(n, np.int64)
-    half_step = (step - 1) // 2
+    n_channels, n = series.shape
+    most = taps.shape[2]
+    v = np.zeros((n_channels, most + n), np.int64)  # v[c, most + t]: zeros before the block
+    out = np.empty((n_channels, n), np.int64)
     if encode:
         # Every y = d + step·k is known, so each segment's accumulators are a filter over
         # known values, computed one tap at a time across the samples (vectorised: a sample
         # at a time took 2–4× longer). int64 sums wrap the same in any order: these are the
         # integers of the decoder's recursion below.
-        signal = decoded + step * series
-        v[most] = signal[0] - decoded[0]
-        v[most + 1 :] = signal[1:] - signal[:-1]
-        for j in range(spans.shape[0]):
-            lo, hi = spans[j, 0], spans[j, 1]
-            sums = known[lo:hi].copy()
-            if gains[j]:
-                for t in range(max(lo, 1), hi):
-                    sums[t - lo] += gains[j] * series[t - 1]
-            for i in range(orders[j]):
-                tap, past = taps[j, i], v[most + lo - 1 - i : most + hi - 1 - i]
-                for t in range(hi - lo):
-                    sums[t] += tap * past[t]
-            for t in range(lo, hi):
-                before = signal[t - 1] if t else decoded[0]
-                guess = (sums[t - lo] >> shifts[j]) + before - decoded[t]
-                if step == 1:
-                    out[t] = series[t] - guess
-                else:
-                    out[t] = series[t] - _floor_divide(guess + half_step, step)
+        for c in range(n_channels):
+            step, half_step = steps[c], (steps[c] - 1) // 2
+            signal = decoded[c] + step * series[c]
+            v[c, most] = signal[0] - decoded[c, 0]
+            v[c, most + 1 :] = signal[1:] - signal[:-1]
+            for j in range(spans.shape[0]):
+                lo, hi = spans[j, 0], spans[j, 1]
+                sums = known[c, lo:hi].copy()
+                if gains[c, j]:
+                    for t in range(max(lo, 1), hi):
+                        sums[t - lo] += gains[c, j] * series[c, t - 1]
+                for i in range(orders[c, j]):
+                    tap, past = taps[c, j, i], v[c, most + lo - 1 - i : most + hi - 1 - i]
+                    for t in range(hi - lo):
+                        sums[t] += tap * past[t]
+                for t in range(lo, hi):
+                    before = signal[t - 1] if t else decoded[c, 0]
+                    guess = (sums[t - lo] >> shifts[c, j]) + before - decoded[c, t]
+                    if step == 1:
+                        out[c, t] = series[c, t] - guess
+                    else:
+                        out[c, t] = series[c, t] - _floor_divide(guess + half_step, step)
         return out
-    y_prev = decoded[0]
-    k_prev = np.int64(0)
-    v_last = np.int64(0)  # v[t − 1], kept out of memory: the next sample waits on it
+    # Decoding is a recursion through time, so it runs _SIDE_BY_SIDE channels at a time,
+    # side by side: their chains of dependent operations, each as long as a sample (with a
+    # division when the step is above 1), then overlap.
+    y_prev = decoded[:, 0].copy()
+    k_prev = np.zeros(n_channels, np.int64)
+    v_last = np.zeros(n_channels, np.int64)  # v[c, t − 1], not read back from v
+    backwards = np.zeros((n_channels, most), np.int64)
     for j in range(spans.shape[0]):
-        order, shift, gain = orders[j], shifts[j], gains[j]
-        first = taps[j, 0] if order else np.int64(0)
-        # a_p..a_2 against v[t−p..t−2]: one contiguous dot product of values stored earlier
-        backwards = taps[j, 1:order][::-1].copy()
-        for t in range(spans[j, 0], spans[j, 1]):
-            acc = known[t] + gain * k_prev + first * v_last
-            past = v[most + t - order : most + t - 1]
-            for i in range(order - 1):
-                acc += backwards[i] * past[i]
-            acc >>= shift
-            if step == 1:  # k̂ = guess − d needs no division
-                y = y_prev + acc + series[t]
-                k_prev = y - decoded[t]
-            else:
-                k_prev = series[t] + _floor_divide(acc + y_prev + half_step - decoded[t], step)
-                y = decoded[t] + step * k_prev
-            out[t] = k_prev
-            v_last = y - y_prev
-            v[most + t] = v_last
-            y_prev = y
+        for c in range(n_channels):  # a_p..a_2, then v[t−p..t−2]: one contiguous dot product
+            backwards[c, : max(orders[c, j] - 1, 0)] = taps[c, j, 1 : orders[c, j]][::-1]
+        for first in range(0, n_channels, _SIDE_BY_SIDE):
+            group = range(first, min(n_channels, first + _SIDE_BY_SIDE))
+            for t in range(spans[j, 0], spans[j, 1]):
+                for c in group:
+                    order, step = orders[c, j], steps[c]
+                    acc = known[c, t] + gains[c, j] * k_prev[c]
+                    if order:
+                        acc += taps[c, j, 0] * v_last[c]
+                    past = v[c, most + t - order : most + t - 1]
+                    for i in range(order - 1):
+                        acc += backwards[c, i] * past[i]
+                    acc >>= shifts[c, j]
+                    if step == 1:  # k̂ = guess − d needs no division
+                        y = y_prev[c] + acc + series[c, t]
+                        k_prev[c] = y - decoded[c, t]
+                    else:
+                        half_step = (step - 1) // 2
+                        k_prev[c] = series[c, t] + _floor_divide(
+                            acc + y_prev[c] + half_step - decoded[c, t], step
+                        )
+                        y = decoded[c, t] + step * k_prev[c]
+                    out[c, t] = k_prev[c]
+                    v_last[c] = y - y_prev[c]
+                    v[c, most + t] = v_last[c]
+                    y_prev[c] = y
     return out
 
 

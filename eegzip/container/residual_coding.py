@@ -375,7 +375,8 @@ def _encode_residuals(
         v = _zero_padded((y[c] - y_prev[c])[None])[0]
         regressors = _Regressors.of(c, padded, v, _neighbours(v[_PAD:-_PAD], profiles[:c]))
         row = [_fit(regressors, lo, hi, c, sig, k, y_prev[c], v[_PAD:-_PAD]) for lo, hi in spans]
-        padded.set_errors(c, _recursion(row, c, k[c], True, sig, errors, spans))
+        only_c = slice(c, c + 1)
+        padded.set_errors(c, _recursion([row], only_c, k[only_c], True, sig, errors, spans)[0])
         profiles[c] = _profile(errors[c])
         models += row
     return b"".join(encode_model(m) for m in models) + encode_errors(errors, partition)
@@ -446,24 +447,28 @@ def _decode_models(
 
 
 def _recursion(
-    row: list[Model], c: int, series: np.ndarray, encode: bool, sig: Signals,
-    errors: np.ndarray, spans: list[tuple[int, int]],
+    rows: list[list[Model]], channels: slice, series: np.ndarray, encode: bool,
+    sig: Signals, errors: np.ndarray, spans: list[tuple[int, int]],
 ) -> np.ndarray:  # fmt: skip
-    """Channel c's errors from its residuals k (``encode``), or k from its errors, given its
-    models and the earlier channels' errors (compiled: one prediction per sample)."""
+    """The errors of ``channels`` (one row of models each) from their residuals k
+    (``encode``), or their k from their errors, given the earlier channels' errors
+    (compiled: one prediction per sample; decoding runs the channels side by side)."""
     from . import kernels  # numba: imported only where residuals are coded
 
-    taps = np.zeros((len(spans), RESP_MAX_ORDER), np.int64)
-    known = np.empty(series.size, np.int64)
-    for j, (m, (lo, hi)) in enumerate(zip(row, spans, strict=True)):
-        taps[j, : m.order] = m.coefs[: m.order]
-        known[lo:hi] = _known_terms(m, sig.slope[c], errors, lo, hi) + _half(m.shift)
+    numbers = range(sig.decoded.shape[0])[channels]
+    shape = (len(numbers), len(spans))
+    taps = np.zeros((*shape, RESP_MAX_ORDER), np.int64)
+    orders, shifts, gains = (np.zeros(shape, np.int64) for _ in range(3))
+    known = np.empty(series.shape, np.int64)
+    for row, (c, models) in enumerate(zip(numbers, rows, strict=True)):
+        for j, (m, (lo, hi)) in enumerate(zip(models, spans, strict=True)):
+            taps[row, j, : m.order] = m.coefs[: m.order]
+            orders[row, j], shifts[row, j] = m.order, m.shift
+            gains[row, j] = m.coefs[m.order] if m.codec_lags else 0
+            known[row, lo:hi] = _known_terms(m, sig.slope[c], errors, lo, hi) + _half(m.shift)
     return kernels.channel_recursion(
-        series, encode, known, sig.decoded[c], int(sig.steps[c, 0]),
-        np.array(spans, np.int64).reshape(-1, 2), taps,
-        np.array([m.order for m in row], np.int64),
-        np.array([m.shift for m in row], np.int64),
-        np.array([m.coefs[m.order] if m.codec_lags else 0 for m in row], np.int64),
+        series, encode, known, sig.decoded[channels], sig.steps[channels, 0],
+        np.array(spans, np.int64).reshape(-1, 2), taps, orders, shifts, gains,
     )  # fmt: skip
 
 
@@ -485,7 +490,4 @@ def decode_residuals(
     models, at = _decode_models(data, n_channels, len(spans), codec_terms)
     errors = decode_errors(data[at:], n_channels, n, partition)
     sig = Signals.of(decoded if codec_terms else None, steps, (n_channels, n))
-    k = np.empty((n_channels, n), np.int64)
-    for c, row in enumerate(models):
-        k[c] = _recursion(row, c, errors[c], False, sig, errors, spans)
-    return k
+    return _recursion(models, slice(0, n_channels), errors, False, sig, errors, spans)

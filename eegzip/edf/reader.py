@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from functools import cached_property
 from itertools import accumulate
 from pathlib import Path
@@ -104,21 +105,31 @@ class EdfFile:
 
     def _block(self, signal_index: int, start_record: int, stop_record: int | None) -> np.ndarray:
         """(records, bytes) of one signal's bytes over a record range, read chunk by chunk."""
+        return self._blocks([signal_index], start_record, stop_record)[0]
+
+    def _blocks(
+        self, signal_indices: Sequence[int], start_record: int, stop_record: int | None
+    ) -> list[np.ndarray]:
+        """(records, bytes) of each signal's bytes over a record range: the records are read
+        once, chunk by chunk, for all of them."""
         if self._file.closed:
             raise ValueError(f"{self.path}: file is closed")
         n_signals = len(self.header.signals)
-        if not 0 <= signal_index < n_signals:
-            raise IndexError(f"signal index {signal_index} out of range 0..{n_signals - 1}")
+        for i in signal_indices:
+            if not 0 <= i < n_signals:
+                raise IndexError(f"signal index {i} out of range 0..{n_signals - 1}")
         n = self.header.n_records
         stop = n if stop_record is None else stop_record
         if not 0 <= start_record <= stop <= n:
             raise ValueError(f"record range {start_record}..{stop} outside 0..{n}")
-        lo, hi = self._byte_offsets[signal_index], self._byte_offsets[signal_index + 1]
-        out = np.empty((stop - start_record, hi - lo), np.uint8)
+        columns = [(self._byte_offsets[i], self._byte_offsets[i + 1]) for i in signal_indices]
+        out = [np.empty((stop - start_record, hi - lo), np.uint8) for lo, hi in columns]
         step = max(1, CHUNK_BYTES // self.header.record_size)
         for first in range(start_record, stop, step):
             last = min(stop, first + step)
-            out[first - start_record : last - start_record] = self._records(first, last)[:, lo:hi]
+            records = self._records(first, last)
+            for block, (lo, hi) in zip(out, columns, strict=True):
+                block[first - start_record : last - start_record] = records[:, lo:hi]
         return out
 
     def read_raw_signal_bytes(
@@ -134,6 +145,15 @@ class EdfFile:
         block = self._block(signal_index, start_record, stop_record)
         return digital_from_bytes(block.tobytes(), self.header.bytes_per_sample)
 
+    def read_digital_signals(
+        self, signal_indices: Sequence[int], start_record: int = 0, stop_record: int | None = None
+    ) -> list[np.ndarray]:
+        """read_digital of several signals, reading the records once for all of them (per
+        signal, a recording of 19 signals was read 19 times)."""
+        width = self.header.bytes_per_sample
+        blocks = self._blocks(signal_indices, start_record, stop_record)
+        return [digital_from_bytes(block.tobytes(), width) for block in blocks]
+
     def read_physical(
         self, signal_index: int, start_record: int = 0, stop_record: int | None = None
     ) -> np.ndarray:
@@ -148,7 +168,7 @@ class EdfFile:
         if not h.is_plus or not h.annotation_indices:
             onsets = tuple(r * h.record_duration for r in range(h.n_records))
             return AnnotationTrack(start_offset=0.0, record_onsets=onsets, annotations=())
-        blocks = [self._block(i, 0, None) for i in h.annotation_indices]
+        blocks = self._blocks(h.annotation_indices, 0, None)
         records = (tuple(b[r].tobytes() for b in blocks) for r in range(h.n_records))
         return parse_annotation_records(records, str(self.path))
 

@@ -30,13 +30,15 @@ class CodecChannels:
         """
         spr = self.samples_per_record
         factors = np.asarray(self.uv_factors)[:, None]
-        read_rows = edf.read_digital if digital else edf.read_physical
+        signals = [edf.header.signals[i] for i in self.indices]
+        offsets = np.array([s.offset for s in signals])[:, None]
+        gains = np.array([s.gain for s in signals])[:, None]
 
         def read(lo: int, hi: int) -> np.ndarray:
             first, last = lo // spr, -(-hi // spr)
-            rows = np.stack([read_rows(i, first, last) for i in self.indices])
+            rows = np.stack(edf.read_digital_signals(self.indices, first, last))
             rows = rows[:, lo - first * spr : hi - first * spr]
-            return rows if digital else rows * factors
+            return rows if digital else (offsets + gains * rows.astype(np.float64)) * factors
 
         return read
 
