@@ -64,8 +64,9 @@ def unpack_words(data: bytes) -> tuple[np.ndarray, int]:
 
 
 def _context_deltas(z: np.ndarray) -> np.ndarray:
+    """uint8, as the tokens are: the range coder is compiled for one symbol type."""
     previous = np.concatenate([np.zeros((z.shape[0], 1), np.int64), z[:, :-1]], axis=1)
-    return ((z - previous) % RESP_CONTEXTS).reshape(-1)
+    return ((z - previous) % RESP_CONTEXTS).reshape(-1).astype(np.uint8)
 
 
 def _token_priors(bounds: np.ndarray):

@@ -76,11 +76,12 @@ def channel_recursion(
         # known values, computed one tap at a time across the samples (vectorised: a sample
         # at a time took 2–4× longer). int64 sums wrap the same in any order: these are the
         # integers of the decoder's recursion below.
+        signal = np.empty(n, np.int64)
         for c in range(n_channels):
             step, half_step = steps[c], (steps[c] - 1) // 2
-            signal = decoded[c] + step * series[c]
-            v[c, most] = signal[0] - decoded[c, 0]
-            v[c, most + 1 :] = signal[1:] - signal[:-1]
+            for t in range(n):
+                signal[t] = decoded[c, t] + step * series[c, t]
+                v[c, most + t] = signal[t] - (signal[t - 1] if t else decoded[c, 0])
             for j in range(spans.shape[0]):
                 lo, hi = spans[j, 0], spans[j, 1]
                 sums = known[c, lo:hi].copy()
@@ -446,13 +447,6 @@ def fill_lagged(out: np.ndarray, column: int, series: np.ndarray, lags: np.ndarr
         at = start + lags[j]
         for i in range(out.shape[0]):
             out[i, column + j] = series[at + i * stride]
-
-
-@_compiled
-def median(values: np.ndarray) -> float:
-    """np.median without numpy's per-call overhead, which dominated for the fits' small
-    samples."""
-    return np.median(values)
 
 
 @_compiled

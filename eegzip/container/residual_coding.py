@@ -288,7 +288,7 @@ def _fit(
         gram, rhs = products[:width, :width], products[:width, width]
         coef = kernels.ridge_solutions(gram, rhs, every)[:, 0]
         r = np.abs(these[:, width] - these[:, :width] @ coef)
-        scale = kernels.median(r[:: _MEDIAN_STRIDE // (2 if these is half else 1)])
+        scale = _median(r[:: _MEDIAN_STRIDE // (2 if these is half else 1)])
         weighted = np.multiply(these, 1 / (r + 1 + 0.5 * scale)[:, None], out=buffer[: r.size])
         products = weighted.T @ weighted
     uses = np.zeros((width, len(candidates)), bool)
@@ -316,6 +316,16 @@ def _fit(
     )  # fmt: skip
     sizes = [0] + [m.coef_bits * m.coefs.size + 16 * nb for m in models]
     return ([EMPTY] + models)[int(np.argmin(bits + np.array(sizes)))]
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median through np.partition: the same value without np.median's overhead, which
+    was a tenth of the fits' time on their small samples."""
+    middle = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, middle)[middle])
+    low, high = np.partition(values, [middle - 1, middle])[middle - 1 : middle + 1]
+    return float((low + high) / 2)
 
 
 def _profile(errors: np.ndarray) -> np.ndarray:
