@@ -1,13 +1,16 @@
-"""Compiled per-sample loops (numba): the residual layer's prediction recursion, run by the
-encoder and the decoder, the entropy layer's bit-level work, and the spectral codec's
-quantiser, which its step search runs several times per block.
+"""Compiled loops (numba): the residual layer's prediction recursion, run by the encoder and
+the decoder; the entropy layer's tokens, raw bits and range coder (constriction 0.5's, word
+for word); the small steps of the encoder's fits (design matrices, least-squares solves,
+coefficient quantiser, bit estimates); and the spectral codec's quantiser, which its step
+search runs several times per block.
 
-Why: these loops run once per sample and cannot be vectorised across time (each prediction
-needs the sample before it), so in numpy they took most of a lossless decode and of the
-compressor's self-check. All arithmetic here is on int64/uint64, exactly as the spec states
-it (§5.10), so the compiled code computes the same integers as any other implementation.
-Compiled once per machine and cached on disk (numba ``cache=True``: beside the module, or in
-the user's cache folder where the install is read-only).
+Why: the per-sample loops cannot be vectorised across time (each prediction needs the sample
+before it), and the fits' steps are many small calls, so in numpy and through constriction
+their overhead was most of an archival compress and of a lossless decode. The coding
+arithmetic here is on int64/uint64, exactly as the spec states it (§5.10), so the compiled
+code computes the same integers as any other implementation; floating point only serves the
+encoder's choices. Compiled once per machine and cached on disk (numba ``cache=True``: beside
+the module, or in the user's cache folder where the install is read-only).
 """
 
 from __future__ import annotations

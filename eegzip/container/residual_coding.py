@@ -8,8 +8,8 @@ from the already coded prediction errors of up to RESP_MAX_NEIGHBOURS earlier ch
 (inter-channel prediction, which FLAC cannot do). Coefficients are fitted per segment by
 reweighted least squares, quantised, and stored; the errors go to entropy.py. The fits and
 the scoring look at sampled rows of long segments, and each channel at most _NEIGHBOURS_USED
-earlier ones: that made the coder 2x faster for 0.1-0.6 % larger files (the per-sample loops
-are compiled, kernels.py).
+earlier ones; the per-sample loops and the fits' small steps are compiled (kernels.py), and
+each block's series are padded once: an hour of 19 channels codes at about 12 MB/s per core.
 
 All arithmetic is int64 with two's-complement wrap-around, so any decoder computes exactly what
 the encoder did; only the encoder's choices use floating point, and its own predictions do
@@ -265,10 +265,10 @@ def _fit(
     """The model of channel c over [lo, hi) that costs fewest estimated bits.
 
     Everything here looks at a sample of the rows: every ``stride``-th (every 8th in a long
-    segment). The reweighted fit starts unweighted on every other of those (the Gram products
-    are much of the time); the candidates, and then the precisions, are scored from one
-    product each, using every column with zero coefficients where a model has none (no column
-    copies).
+    segment). The reweighted fit starts unweighted on every other of those and reweights
+    there first (the Gram products are much of the time), then once on all the rows; the
+    candidates, and then the precisions, are scored from one product each, using every
+    column with zero coefficients where a model has none (no column copies).
     """
     from . import kernels
 
