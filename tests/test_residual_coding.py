@@ -115,6 +115,11 @@ def test_predictions_too_large_for_float64_stay_exact() -> None:
     data = encode_residuals(k, None, steps, 128, 16)
     back = decode_residuals(data, np.zeros_like(k), steps, 128, 16, codec_terms=False)
     assert np.array_equal(back, k)
+    # With a step above 1 the recursion divides: through float64 below 2**52, in int64 above
+    steps = np.array([3, 7, 1], np.int64)
+    data = encode_residuals(k, None, steps, 128, 16)
+    back = decode_residuals(data, np.zeros_like(k), steps, 128, 16, codec_terms=False)
+    assert np.array_equal(back, k)
 
 
 @settings(max_examples=60, deadline=None)
@@ -132,6 +137,15 @@ def test_tokens_are_exact_at_powers_of_two() -> None:
     # zigzag: 0, -1, 1, -2, … → 0, 1, 2, 3, …
     errors = np.array([[(v >> 1) ^ -(v & 1) for v in u]], np.int64)
     assert np.array_equal(decode_errors(encode_errors(errors, 4), 1, len(u), 4), errors)
+
+
+@settings(deadline=None)  # the first call compiles
+@given(st.integers(-(2**63), 2**63 - 1) | st.integers(-(2**53), 2**53),
+       st.sampled_from([1, 2, 3, 7, 1789, 2**17 + 1]) | st.integers(1, 2**40))  # fmt: skip
+def test_the_recursions_division_is_exact(a: int, b: int) -> None:
+    """Through float64 below 2**52 (faster), in int64 above: always Python's floor division,
+    which the spec's decoder computes."""
+    assert kernels._floor_divide(np.int64(a), np.int64(b)) == a // b
 
 
 @settings(deadline=None)  # the first call compiles
