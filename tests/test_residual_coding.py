@@ -309,3 +309,25 @@ def test_kernels_work_where_no_cache_can_be_written(monkeypatch) -> None:
     finally:
         monkeypatch.undo()
         importlib.reload(kernels)
+
+
+@settings(max_examples=50, deadline=None)
+@given(hnp.arrays(np.int32, st.tuples(st.integers(1, 3), st.integers(1, 50)),
+                  elements=st.integers(-(2**31), 2**31 - 1)),
+       st.lists(st.sampled_from([1, 3, 7, 1789, 2**17 + 1]) | st.integers(1, 2**31 - 1),
+                min_size=3, max_size=3))  # fmt: skip
+def test_resi_quantiser_is_integer_floor_division(samples: np.ndarray, steps: list[int]) -> None:
+    """quantised divides through float64 (exact for 32-bit samples); it must give the integer
+    k = floor((x + (step − 1)/2) / step) of the spec on any sample and step."""
+    from eegzip.edf.header import SignalHeader
+    from eegzip.pipeline.signals import quantised
+
+    step = np.array(steps[: samples.shape[0]], np.int64)
+    header = SignalHeader(
+        label="EEG", physical_dimension="uV", physical_min=-1.0, physical_max=1.0,
+        digital_min=-(2**31), digital_max=2**31 - 1, samples_per_record=samples.shape[1],
+    )  # fmt: skip
+    k, _, _ = quantised(samples, step, [header] * samples.shape[0])
+    expected = [[(int(x) + (int(s) - 1) // 2) // int(s) for x in row]
+                for row, s in zip(samples, step, strict=True)]  # fmt: skip
+    assert k.tolist() == expected
